@@ -1,0 +1,179 @@
+"""The `balie` command: run, console, ask, tickets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot.config import Config, ConfigError, load_config
+
+T = TypeVar("T")
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+    help="TOML configuration file (default: ./config.toml if present, else built-in defaults).",
+)
+
+
+def _config(config_path: Path | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as error:
+        click.echo(f"balie: configuration error: {error}", err=True)
+        sys.exit(2)
+
+
+def _run(coroutine: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="balie")
+def main() -> None:
+    """Balie: the Telegram help desk for a web-hosting provider."""
+
+
+@main.command()
+@config_option
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+def run(config_path: Path | None, log_level: str) -> None:
+    """Run the Telegram bot (long polling) until SIGINT/SIGTERM."""
+    from aiogram.exceptions import TelegramUnauthorizedError
+
+    from bot import logs
+    from bot.app import build_app, run_polling
+
+    config = _config(config_path)
+    if not config.token:
+        click.echo("balie: configuration error: [telegram.token] is required for `balie run`: "
+                   "set it in the config file or in BALIE_TELEGRAM_TOKEN", err=True)
+        sys.exit(2)
+    logs.setup(log_level)
+
+    async def serve() -> None:
+        app = await build_app(config)
+        await run_polling(app)
+
+    try:
+        _run(serve())
+    except TelegramUnauthorizedError:
+        click.echo("balie: Telegram refused the token (401 Unauthorized): check "
+                   "[telegram.token] or BALIE_TELEGRAM_TOKEN", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+def console(config_path: Path | None) -> None:
+    """Chat with the bot as a customer in this terminal (no token, no network)."""
+    from bot import logs
+    from bot.app import build_app
+    from bot.console import ConsoleSession, run_console
+
+    config = _config(config_path)
+    logs.setup("WARNING")
+
+    async def chat() -> None:
+        session = ConsoleSession(write=lambda text: click.echo(text, nl=False))
+        app = await build_app(config, session=session)
+        try:
+            await run_console(app, session)
+        finally:
+            await app.close()
+
+    _run(chat())
+
+
+@main.group()
+def tickets() -> None:
+    """The ticket queue."""
+
+
+@tickets.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON array (product.md §5).")
+@click.option("--status", multiple=True,
+              type=click.Choice(["open", "in_progress", "waiting_on_customer", "closed"]),
+              help="Only tickets with this status (repeatable).")
+def tickets_list(config_path: Path | None, as_json: bool, status: tuple[str, ...]) -> None:
+    """The queue: by priority, then oldest first."""
+    from tickets.models import Status
+
+    async def fetch(store: Any) -> Any:
+        return await store.list(statuses=tuple(Status(s) for s in status) or None, limit=1000)
+
+    found = _with_store(_config(config_path), fetch)
+    if as_json:
+        click.echo(json.dumps([ticket.as_json() for ticket in found], ensure_ascii=False,
+                              indent=2))
+        return
+    if not found:
+        click.echo("No tickets.")
+        return
+    click.echo(f"{'#':>5}  {'status':<20} {'priority':<8} {'category':<24} {'customer':<20} subject")
+    for ticket in found:
+        click.echo(f"{ticket.id:>5}  {ticket.status:<20} {ticket.priority:<8} "
+                   f"{ticket.category:<24} {ticket.customer.name[:20]:<20} {ticket.subject}")
+
+
+@tickets.command("show")
+@click.argument("ticket_id", type=int)
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="JSON with messages and events.")
+def tickets_show(ticket_id: int, config_path: Path | None, as_json: bool) -> None:
+    """One ticket with its thread and audit trail."""
+    from tickets.store import TicketNotFound
+
+    async def fetch(store: Any) -> Any:
+        return await store.get(ticket_id, full=True)
+
+    try:
+        ticket = _with_store(_config(config_path), fetch)
+    except TicketNotFound:
+        click.echo(f"balie: no ticket #{ticket_id}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(ticket.as_json(full=True), ensure_ascii=False, indent=2))
+        return
+    customer = ticket.customer
+    click.echo(f"Ticket #{ticket.id}: {ticket.subject}")
+    click.echo(f"  category {ticket.category} · status {ticket.status} · priority "
+               f"{ticket.priority} · assignee {ticket.assignee or '-'}")
+    click.echo(f"  customer {customer.name} (@{customer.username or '-'}, id "
+               f"{customer.telegram_id}, {customer.language}, {customer.email or 'no e-mail'})")
+    click.echo(f"  created {ticket.created_at} · updated {ticket.updated_at}")
+    for key, value in ticket.fields.items():
+        click.echo(f"  {key}: {value}")
+    if ticket.messages:
+        click.echo("Messages:")
+        for message in ticket.messages:
+            click.echo(f"  [{message.created_at}] {message.author} {message.author_name}: "
+                       f"{message.text}")
+    click.echo("Events:")
+    for event in ticket.events:
+        click.echo(f"  [{event.created_at}] {event.actor} {event.action} "
+                   f"{json.dumps(event.detail, ensure_ascii=False)}")
+
+
+def _with_store(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:
+    from tickets.database import Database
+    from tickets.store import TicketStore
+
+    async def go() -> T:
+        database = await Database.open(config.storage.database)
+        try:
+            return await use(TicketStore(database))
+        finally:
+            await database.close()
+
+    return _run(go())

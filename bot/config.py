@@ -1,0 +1,184 @@
+"""Configuration: a TOML file plus environment, validated with pydantic.
+
+Every key has a default, so Balie runs with no file at all (the console chat on a local
+SQLite file). `load_config` turns any problem into one `ConfigError` line that names the key,
+what was expected and where, and never echoes the token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+TOKEN_ENV = "BALIE_TELEGRAM_TOKEN"
+DEFAULT_CONFIG_FILE = Path("config.toml")
+Language = Literal["nl", "en"]
+_TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_hours(value: str) -> tuple[time, time] | None:
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+    if not match:
+        return None
+    h1, m1, h2, m2 = (int(part) for part in match.groups())
+    if not (h1 < 24 and h2 <= 24 and m1 < 60 and m2 < 60):
+        return None
+    opens, closes = time(h1, m1), time(min(h2, 23), 59 if h2 == 24 else m2)
+    return (opens, closes) if opens < closes else None
+
+
+class ConfigError(Exception):
+    """A configuration problem, said in one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Section):
+    token: SecretStr = SecretStr("")
+    api_base: str = ""
+    staff_chat_id: int = 0
+    polling_timeout: Annotated[int, Field(ge=1, le=50)] = 30
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, token: SecretStr) -> SecretStr:
+        value = token.get_secret_value()
+        if value and not _TOKEN_SHAPE.match(value):
+            raise ValueError("a bot token from @BotFather, like 123456:ABC-DEF… (value hidden)")
+        return token
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base_is_url(cls, api_base: str) -> str:
+        if api_base and not re.match(r"^https?://[^\s/]+", api_base):
+            raise ValueError("an http(s) URL such as http://127.0.0.1:8081, or empty")
+        return api_base.rstrip("/")
+
+    @field_validator("staff_chat_id")
+    @classmethod
+    def _staff_chat_is_group(cls, staff_chat_id: int) -> int:
+        if staff_chat_id > 0:
+            raise ValueError("a supergroup id, which is negative (like -1001234567890), or 0")
+        return staff_chat_id
+
+
+class StorageConfig(_Section):
+    database: Path = Path("balie.sqlite3")
+
+
+class ProviderConfig(_Section):
+    name: str = "MijnHostingPartner"
+    website: str = "https://www.mijnhostingpartner.nl"
+    panel_url: str = "https://www.mijnhostingpartner.nl/client/clientarea.php"
+    tickets_url: str = "https://www.mijnhostingpartner.nl/client/submitticket.php"
+    email: str = "support@mijnhostingpartner.nl"
+
+
+class RulesConfig(_Section):
+    notice_months: Annotated[int, Field(ge=0, le=24)] = 1
+    transfer_working_days: Annotated[int, Field(ge=0, le=60)] = 5
+    holiday_country: str = "NL"
+    timezone: str = "Europe/Amsterdam"
+    reopen_days: Annotated[int, Field(ge=0, le=365)] = 7
+
+
+class OfficeHoursConfig(_Section):
+    """Opening hours per weekday as "HH:MM-HH:MM", or "" for closed."""
+
+    timezone: str = "Europe/Amsterdam"
+    monday: str = "09:00-17:00"
+    tuesday: str = "09:00-17:00"
+    wednesday: str = "09:00-17:00"
+    thursday: str = "09:00-17:00"
+    friday: str = "09:00-17:00"
+    saturday: str = ""
+    sunday: str = ""
+
+    @model_validator(mode="after")
+    def _ranges_are_valid(self) -> OfficeHoursConfig:
+        for day in _WEEKDAYS:
+            value = getattr(self, day)
+            if value and parse_hours(value) is None:
+                raise ValueError(f"{day}: expected \"HH:MM-HH:MM\" or \"\", got {value!r}")
+        return self
+
+    def hours(self, weekday: int) -> tuple[time, time] | None:
+        """Opening and closing time on a weekday (0 = Monday), None when closed."""
+        return parse_hours(getattr(self, _WEEKDAYS[weekday]))
+
+
+class LanguagesConfig(_Section):
+    default: Language = "nl"
+
+
+class Config(_Section):
+    telegram: TelegramConfig = TelegramConfig()
+    storage: StorageConfig = StorageConfig()
+    provider: ProviderConfig = ProviderConfig()
+    rules: RulesConfig = RulesConfig()
+    office_hours: OfficeHoursConfig = OfficeHoursConfig()
+    languages: LanguagesConfig = LanguagesConfig()
+
+    @property
+    def token(self) -> str:
+        return self.telegram.token.get_secret_value()
+
+
+def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Read the config file (or ./config.toml, or nothing) and the environment."""
+    environ = dict(os.environ) if environ is None else environ
+    source = "built-in defaults"
+    raw: dict[str, object] = {}
+    if path is None and DEFAULT_CONFIG_FILE.is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read: {error}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    token = environ.get(TOKEN_ENV, "").strip()
+    if token:
+        telegram = raw.setdefault("telegram", {})
+        if isinstance(telegram, dict):
+            telegram["token"] = token
+            source = f"{source} + ${TOKEN_ENV}"
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+    return config
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown key [{key}] (see config.example.toml for the keys)"
+    message = first["msg"].removeprefix("Value error, ")
+    if key.endswith("token"):
+        return f"{source}: [{key}] expected {message}"
+    given = first.get("input")
+    shown = f", got {given!r}" if isinstance(given, str | int | float | bool) else ""
+    return f"{source}: [{key}] expected {message}{shown}"

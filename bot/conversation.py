@@ -1,0 +1,129 @@
+"""One customer's turn: who, in which language, their dialog state, and how to answer them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+    User,
+)
+
+from bot.services import Services
+from bot.texts import Translator
+from tickets.models import Customer
+
+log = logging.getLogger(__name__)
+
+Button = tuple[str, str]  # (label, callback data)
+
+
+def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    filled = [[InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
+              for row in rows if row]
+    return InlineKeyboardMarkup(inline_keyboard=filled) if filled else None
+
+
+def language_for(user: User | None, stored: str | None, default: str) -> str:
+    """The stored choice, else Telegram's language_code: Dutch for nl, English otherwise."""
+    if stored in ("nl", "en"):
+        return stored
+    if user is None or not user.language_code:
+        return default
+    return "nl" if user.language_code.lower().startswith("nl") else "en"
+
+
+@dataclass
+class Conversation:
+    bot: Bot
+    chat_id: int
+    user: User
+    t: Translator
+    state: FSMContext
+    services: Services
+
+    @property
+    def lang(self) -> str:
+        return self.t.lang
+
+    def customer(self, email: str | None = None) -> Customer:
+        name = " ".join(part for part in (self.user.first_name, self.user.last_name) if part)
+        return Customer(self.user.id, name, self.user.username, self.lang, email)
+
+    async def set_language(self, lang: str) -> None:
+        await self.services.customers.set_language(self.user.id, lang)
+        self.t = self.services.texts.for_language(lang)
+
+    async def say(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+        return await self.bot.send_message(self.chat_id, text, reply_markup=markup)
+
+    async def show(
+        self, text: str, markup: InlineKeyboardMarkup | None = None, *, edit: Message | None
+    ) -> Message:
+        """Replace `edit` (the message whose button was pressed) or send a new message."""
+        if edit is not None:
+            try:
+                edited = await self.bot.edit_message_text(
+                    text=text, chat_id=self.chat_id, message_id=edit.message_id,
+                    reply_markup=markup,
+                )
+            except TelegramBadRequest as error:
+                if "not modified" in error.message:
+                    return edit
+                log.info("could not edit message %s (%s); sending anew", edit.message_id,
+                         error.message)
+            else:
+                return edited if isinstance(edited, Message) else edit
+        return await self.say(text, markup)
+
+    async def drop_buttons(self, message_id: int | None) -> None:
+        """Take the buttons off an earlier message so they cannot be pressed out of turn."""
+        if message_id is None:
+            return
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=self.chat_id, message_id=message_id, reply_markup=None
+            )
+        except TelegramBadRequest:
+            pass
+
+
+class ConversationMiddleware(BaseMiddleware):
+    """Builds the `Conversation` and `t` for private-chat messages and button presses."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("event_from_user")
+        state: FSMContext | None = data.get("state")
+        services: Services = data["services"]
+        chat = data.get("event_chat")
+        if user is None or state is None or chat is None:
+            return await handler(event, data)
+        stored = await services.customers.language(user.id)
+        lang = language_for(user, stored, services.config.languages.default)
+        t = services.texts.for_language(lang)
+        bot: Bot = data["bot"]
+        data["t"] = t
+        data["conv"] = Conversation(bot, chat.id, user, t, state, services)
+        return await handler(event, data)
+
+
+def message_of(event: Message | CallbackQuery) -> Message | None:
+    """The message a button was pressed on, when it can still be edited."""
+    if isinstance(event, CallbackQuery):
+        return event.message if isinstance(event.message, Message) else None
+    return None

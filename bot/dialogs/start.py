@@ -1,0 +1,117 @@
+"""Entry and way out: /start (with deep links), /menu, /help, /stop, /taal, and the fallbacks."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, Message
+
+from bot.conversation import Conversation, keyboard, message_of
+from bot.menu import MenuCb, MenuEntry
+from bot.texts import LANGUAGES
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    lang: str
+
+
+async def show_menu(
+    conv: Conversation, edit: Message | None = None, *, intro: str = "start/menu"
+) -> None:
+    rows = [[(conv.t.label(f"menu.{entry.key}"), MenuCb(key=entry.key).pack())]
+            for entry in conv.services.menu]
+    await conv.show(conv.t(intro, name=conv.user.first_name), keyboard(rows), edit=edit)
+
+
+def _entry(conv: Conversation, key: str) -> MenuEntry | None:
+    return next((entry for entry in conv.services.menu if entry.key == key), None)
+
+
+def _deep_link(conv: Conversation, payload: str) -> MenuEntry | None:
+    payload = payload.strip().lower()
+    return next((entry for entry in conv.services.menu if payload in entry.deep_links), None)
+
+
+def router() -> Router:
+    start = Router(name="start")
+    start.message.filter(F.chat.type == "private")
+
+    @start.message(CommandStart())
+    async def on_start(message: Message, command: CommandObject, conv: Conversation) -> None:
+        await conv.state.clear()
+        entry = _deep_link(conv, command.args or "")
+        if entry is not None:
+            await entry.start(conv, None)
+            return
+        await show_menu(conv, intro="start/welcome")
+
+    @start.message(Command("menu"))
+    async def on_menu(message: Message, conv: Conversation) -> None:
+        await conv.state.clear()
+        await show_menu(conv)
+
+    @start.message(Command("help"))
+    async def on_help(message: Message, conv: Conversation) -> None:
+        await conv.say(conv.t("start/help"))
+
+    @start.message(Command("stop"))
+    async def on_stop(message: Message, conv: Conversation) -> None:
+        was_busy = await conv.state.get_state() is not None
+        await conv.state.clear()
+        await show_menu(conv, intro="start/stopped" if was_busy else "start/nothing_to_stop")
+
+    @start.message(Command("taal", "language", "lang"))
+    async def on_language(message: Message, conv: Conversation) -> None:
+        rows = [[(conv.t.label(f"language.{lang}"), LanguageCb(lang=lang).pack())]
+                for lang in LANGUAGES]
+        await conv.say(conv.t("start/language"), keyboard(rows))
+
+    @start.callback_query(LanguageCb.filter())
+    async def on_language_chosen(
+        query: CallbackQuery, callback_data: LanguageCb, conv: Conversation
+    ) -> None:
+        if callback_data.lang not in LANGUAGES:
+            await query.answer(conv.t.label("form.stale"))
+            return
+        await conv.set_language(callback_data.lang)
+        await query.answer()
+        await show_menu(conv, message_of(query), intro="start/language_set")
+
+    @start.callback_query(MenuCb.filter())
+    async def on_menu_entry(query: CallbackQuery, callback_data: MenuCb, conv: Conversation) -> None:
+        entry = _entry(conv, callback_data.key)
+        await query.answer()
+        await conv.state.clear()
+        if entry is None:
+            await show_menu(conv, message_of(query))
+            return
+        await entry.start(conv, message_of(query))
+
+    return start
+
+
+def fallback_router() -> Router:
+    """Last in line: anything no dialog took gets a helpful answer, never silence."""
+    fallback = Router(name="fallback")
+
+    @fallback.message(F.chat.type == "private", F.text.startswith("/"))
+    async def on_unknown_command(message: Message, conv: Conversation) -> None:
+        await show_menu(conv, intro="start/unknown_command")
+
+    @fallback.message(F.chat.type == "private", F.text)
+    async def on_text(message: Message, conv: Conversation) -> None:
+        answer = conv.services.answer_free_text
+        if answer is not None and await answer(conv, message.text or ""):
+            return
+        await show_menu(conv, intro="start/not_understood")
+
+    @fallback.message(F.chat.type == "private")
+    async def on_other(message: Message, conv: Conversation) -> None:
+        await show_menu(conv, intro="start/text_only")
+
+    @fallback.callback_query()
+    async def on_unknown_button(query: CallbackQuery, conv: Conversation) -> None:
+        await query.answer(conv.t.label("form.stale"))
+
+    return fallback

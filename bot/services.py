@@ -1,0 +1,34 @@
+"""What handlers need, built once at start-up and handed out through aiogram's workflow data."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.config import Config
+from bot.texts import Texts
+from tickets.customers import CustomerStore
+from tickets.database import Database
+from tickets.store import TicketStore
+
+if TYPE_CHECKING:
+    from bot.conversation import Conversation
+    from bot.forms import FormRegistry
+    from bot.menu import MenuEntry
+
+FreeTextAnswerer = Callable[["Conversation", str], Awaitable[bool]]
+
+
+@dataclass
+class Services:
+    config: Config
+    database: Database
+    texts: Texts
+    tickets: TicketStore
+    customers: CustomerStore
+    menu: list[MenuEntry] = field(default_factory=list)
+    forms: FormRegistry | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+    # Set by the question dialog: answers a free-text question, True when it did.
+    answer_free_text: FreeTextAnswerer | None = None

@@ -1,0 +1,119 @@
+"""Every customer-visible text: Jinja2 templates per language, autoescaped to Telegram HTML.
+
+Messages live in `templates/<lang>/<dialog>/<step>.j2`; button labels, which Telegram shows as
+plain text, live in `templates/<lang>/labels.toml` and `templates/<lang>/<dialog>/labels.toml`
+and are rendered without escaping.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+
+LANGUAGES = ("nl", "en")
+TEMPLATES = Path(__file__).parent / "templates"
+MESSAGE_LIMIT = 4096
+
+
+def clip(value: object, length: int = 300) -> str:
+    """Shorten what a customer typed before it goes into a message."""
+    text = str(value)
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+class Texts:
+    """The templates of all languages, loaded once, with the provider's settings as globals."""
+
+    def __init__(self, globals_: Mapping[str, Any], folder: Path = TEMPLATES) -> None:
+        self.folder = folder
+        self._globals = dict(globals_)
+        self._envs = {lang: self._environment(folder / lang, autoescape=True) for lang in LANGUAGES}
+        self._plain = Environment(autoescape=False, undefined=StrictUndefined)
+        self._plain.globals.update(self._globals)
+        self._labels: dict[str, dict[str, Template]] = {}
+        for lang in LANGUAGES:
+            labels: dict[str, Template] = {}
+            for file in sorted((folder / lang).rglob("labels.toml")):
+                raw = tomllib.loads(file.read_text(encoding="utf-8"))
+                for key, text in _flat(raw):
+                    if key in labels:
+                        raise ValueError(f"{file}: label {key} is defined twice")
+                    labels[key] = self._plain.from_string(text)
+            self._labels[lang] = labels
+        self._strings: dict[str, Template] = {}
+
+    def _environment(self, folder: Path, *, autoescape: bool) -> Environment:
+        env = Environment(
+            loader=FileSystemLoader(folder),
+            autoescape=select_autoescape(default=autoescape, default_for_string=autoescape),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.globals.update(self._globals)
+        env.filters["clip"] = clip
+        return env
+
+    def register_filter(self, name: str, function: Callable[..., Any]) -> None:
+        for env in self._envs.values():
+            env.filters[name] = function
+
+    def render(self, lang: str, template_name: str, /, **context: Any) -> str:
+        template = self._envs[lang].get_template(f"{template_name}.j2")
+        return template.render(lang=lang, **context).strip()
+
+    def render_string(self, lang: str, source: str, **context: Any) -> str:
+        """A template kept elsewhere (a knowledge-base answer), rendered like ours."""
+        template = self._strings.get(source)
+        if template is None:
+            template = self._strings[source] = self._envs[lang].from_string(source)
+        return template.render(lang=lang, **context).strip()
+
+    def label(self, lang: str, key: str, /, **context: Any) -> str:
+        return self._labels[lang][key].render(lang=lang, **context).strip()
+
+    def has_label(self, lang: str, key: str) -> bool:
+        return key in self._labels[lang]
+
+    def template_names(self, lang: str) -> list[str]:
+        return sorted(name.removesuffix(".j2") for name in self._envs[lang].list_templates(
+            filter_func=lambda name: name.endswith(".j2")))
+
+    def label_keys(self, lang: str) -> list[str]:
+        return sorted(self._labels[lang])
+
+    def for_language(self, lang: str) -> Translator:
+        return Translator(self, lang if lang in LANGUAGES else LANGUAGES[0])
+
+
+@dataclass(frozen=True)
+class Translator:
+    """The texts in one customer's language; handlers receive it as `t`."""
+
+    texts: Texts
+    lang: str
+
+    def __call__(self, template_name: str, /, **context: Any) -> str:
+        return self.texts.render(self.lang, template_name, **context)
+
+    def label(self, key: str, /, **context: Any) -> str:
+        return self.texts.label(self.lang, key, **context)
+
+    def string(self, source: str, **context: Any) -> str:
+        return self.texts.render_string(self.lang, source, **context)
+
+
+
+def _flat(table: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            items.extend(_flat(value, f"{prefix}{key}."))
+        else:
+            items.append((f"{prefix}{key}", str(value)))
+    return items

@@ -1,0 +1,266 @@
+"""The ticket store: tickets, their message thread and audit trail in SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from tickets.database import Database, utcnow
+from tickets.models import (
+    Author,
+    Category,
+    Customer,
+    Event,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    check_transition,
+)
+
+_OPEN_ORDER = """
+    CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
+    created_at, id
+"""
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+class TicketStore:
+    """Every change to a ticket is written with its audit event in one transaction."""
+
+    def __init__(self, database: Database, *, reopen_days: int = 7) -> None:
+        self.database = database
+        self.reopen_days = reopen_days
+
+    async def create(
+        self,
+        *,
+        category: Category,
+        customer: Customer,
+        subject: str,
+        fields: Mapping[str, Any] | None = None,
+        priority: Priority = Priority.NORMAL,
+        idempotency_key: str | None = None,
+        linked_ticket_id: int | None = None,
+        actor: str = "bot",
+    ) -> tuple[Ticket, bool]:
+        """Open a ticket; with an idempotency key already used, return that ticket instead.
+
+        Returns the ticket and whether it was created now.
+        """
+        now = utcnow()
+        async with self.database.transaction() as connection:
+            if idempotency_key is not None:
+                existing = await _fetch_id(
+                    connection, "SELECT id FROM tickets WHERE idempotency_key = ?", idempotency_key
+                )
+                if existing is not None:
+                    return await self.get(existing), False
+            cursor = await connection.execute(
+                """INSERT INTO tickets (category, status, priority, subject, customer_id,
+                       customer_name, customer_username, customer_language, customer_email,
+                       fields, idempotency_key, linked_ticket_id, created_at, updated_at)
+                   VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    str(category), str(priority), subject[:200], customer.telegram_id,
+                    customer.name, customer.username, customer.language, customer.email,
+                    json.dumps(dict(fields or {}), ensure_ascii=False), idempotency_key,
+                    linked_ticket_id, now, now,
+                ),
+            )
+            ticket_id = int(cursor.lastrowid or 0)
+            await _event(connection, ticket_id, actor, "created",
+                         {"category": str(category), "priority": str(priority)}, now)
+        return await self.get(ticket_id), True
+
+    async def get(self, ticket_id: int, *, full: bool = False) -> Ticket:
+        row = await self.database.fetchone("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        if not full:
+            return _ticket(row)
+        return _ticket(row, await self.messages(ticket_id), await self.events(ticket_id))
+
+    async def get_for_customer(self, ticket_id: int, customer_id: int) -> Ticket | None:
+        """The ticket only when it belongs to this customer (ids from buttons are not trusted)."""
+        row = await self.database.fetchone(
+            "SELECT * FROM tickets WHERE id = ? AND customer_id = ?", (ticket_id, customer_id)
+        )
+        return _ticket(row) if row is not None else None
+
+    async def list(
+        self,
+        *,
+        statuses: tuple[Status, ...] | None = None,
+        customer_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Ticket]:
+        """Tickets by priority and age (oldest first) — the queue order."""
+        where, params = [], []
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(str(status) for status in statuses)
+        if customer_id is not None:
+            where.append("customer_id = ?")
+            params.append(str(customer_id))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self.database.fetchall(
+            f"SELECT * FROM tickets {clause} ORDER BY {_OPEN_ORDER} LIMIT ?", (*params, limit)
+        )
+        return [_ticket(row) for row in rows]
+
+    async def add_message(
+        self, ticket_id: int, author: Author, text: str, *, author_name: str = ""
+    ) -> Message:
+        now = utcnow()
+        async with self.database.transaction() as connection:
+            cursor = await connection.execute(
+                """INSERT INTO ticket_messages (ticket_id, author, author_name, text, created_at)
+                   VALUES (?, ?, ?, ?, ?)""",
+                (ticket_id, str(author), author_name, text, now),
+            )
+            await connection.execute(
+                "UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket_id)
+            )
+        return Message(int(cursor.lastrowid or 0), ticket_id, author, author_name, text, now)
+
+    async def set_status(self, ticket_id: int, status: Status, *, actor: str) -> Ticket:
+        ticket = await self.get(ticket_id)
+        if ticket.status == status:
+            return ticket
+        check_transition(ticket.status, status)
+        now = utcnow()
+        closed_at = now if status == Status.CLOSED else None
+        async with self.database.transaction() as connection:
+            await connection.execute(
+                "UPDATE tickets SET status = ?, closed_at = ?, updated_at = ? WHERE id = ?",
+                (str(status), closed_at, now, ticket_id),
+            )
+            await _event(connection, ticket_id, actor, "status",
+                         {"from": str(ticket.status), "to": str(status)}, now)
+        return await self.get(ticket_id)
+
+    async def set_priority(self, ticket_id: int, priority: Priority, *, actor: str) -> Ticket:
+        return await self._set_column(ticket_id, "priority", str(priority), actor)
+
+    async def assign(self, ticket_id: int, assignee: str | None, *, actor: str) -> Ticket:
+        return await self._set_column(ticket_id, "assignee", assignee, actor)
+
+    async def set_topic(self, ticket_id: int, topic_id: int | None) -> None:
+        async with self.database.transaction() as connection:
+            await connection.execute(
+                "UPDATE tickets SET topic_id = ? WHERE id = ?", (topic_id, ticket_id)
+            )
+
+    async def rate(self, ticket_id: int, rating: int, *, actor: str) -> Ticket:
+        if not 1 <= rating <= 5:
+            raise ValueError("a rating is 1 to 5")
+        return await self._set_column(ticket_id, "rating", rating, actor)
+
+    async def reopen_or_follow_up(self, ticket_id: int, *, actor: str) -> Ticket:
+        """A customer wrote on a closed ticket: reopen it within `reopen_days`, else open a
+        new ticket that links the old one."""
+        ticket = await self.get(ticket_id)
+        if ticket.status != Status.CLOSED:
+            return ticket
+        closed_at = datetime.fromisoformat(ticket.closed_at or ticket.updated_at)
+        if datetime.now(UTC) - closed_at < timedelta(days=self.reopen_days):
+            return await self.set_status(ticket_id, Status.OPEN, actor=actor)
+        follow_up, _ = await self.create(
+            category=ticket.category, customer=ticket.customer, subject=ticket.subject,
+            fields=ticket.fields, priority=ticket.priority, linked_ticket_id=ticket.id,
+            actor=actor,
+        )
+        return follow_up
+
+    async def messages(self, ticket_id: int) -> list[Message]:
+        rows = await self.database.fetchall(
+            "SELECT * FROM ticket_messages WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        )
+        return [
+            Message(row["id"], row["ticket_id"], Author(row["author"]), row["author_name"],
+                    row["text"], row["created_at"])
+            for row in rows
+        ]
+
+    async def events(self, ticket_id: int) -> list[Event]:
+        rows = await self.database.fetchall(
+            "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+        )
+        return [
+            Event(row["id"], row["ticket_id"], row["actor"], row["action"],
+                  json.loads(row["detail"]), row["created_at"])
+            for row in rows
+        ]
+
+    async def _set_column(self, ticket_id: int, column: str, value: Any, actor: str) -> Ticket:
+        ticket = await self.get(ticket_id)
+        old = getattr(ticket, column)
+        old = str(old) if old is not None and not isinstance(old, int) else old
+        if old == value:
+            return ticket
+        now = utcnow()
+        async with self.database.transaction() as connection:
+            await connection.execute(
+                f"UPDATE tickets SET {column} = ?, updated_at = ? WHERE id = ?",  # noqa: S608
+                (value, now, ticket_id),
+            )
+            await _event(connection, ticket_id, actor, column, {"from": old, "to": value}, now)
+        return await self.get(ticket_id)
+
+
+async def _fetch_id(connection: aiosqlite.Connection, sql: str, *params: object) -> int | None:
+    async with connection.execute(sql, params) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row is not None else None
+
+
+async def _event(
+    connection: aiosqlite.Connection,
+    ticket_id: int,
+    actor: str,
+    action: str,
+    detail: Mapping[str, Any],
+    now: str,
+) -> None:
+    await connection.execute(
+        """INSERT INTO ticket_events (ticket_id, actor, action, detail, created_at)
+           VALUES (?, ?, ?, ?, ?)""",
+        (ticket_id, actor, action, json.dumps(dict(detail), ensure_ascii=False), now),
+    )
+
+
+def _ticket(
+    row: aiosqlite.Row, messages: list[Message] | None = None, events: list[Event] | None = None
+) -> Ticket:
+    return Ticket(
+        id=row["id"],
+        category=Category(row["category"]),
+        status=Status(row["status"]),
+        priority=Priority(row["priority"]),
+        subject=row["subject"],
+        customer=Customer(
+            telegram_id=row["customer_id"],
+            name=row["customer_name"],
+            username=row["customer_username"],
+            language=row["customer_language"],
+            email=row["customer_email"],
+        ),
+        assignee=row["assignee"],
+        fields=json.loads(row["fields"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+        linked_ticket_id=row["linked_ticket_id"],
+        topic_id=row["topic_id"],
+        rating=row["rating"],
+        messages=tuple(messages or ()),
+        events=tuple(events or ()),
+    )
