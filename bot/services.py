@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.texts import Texts
+from knowledge.deadlines import today_in
 from tickets.customers import CustomerStore
 from tickets.database import Database
 from tickets.store import TicketStore
@@ -32,3 +34,7 @@ class Services:
     extras: dict[str, object] = field(default_factory=dict)
     # Set by the question dialog: answers a free-text question, True when it did.
     answer_free_text: FreeTextAnswerer | None = None
+
+    def today(self) -> date:
+        """Today in the provider's time zone (tests replace this to pin the date)."""
+        return today_in(self.config.rules.timezone)

@@ -1,0 +1,111 @@
+"""Configuration: defaults, the file, the environment, and one clear line for every mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345678"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_need_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, environ={})
+    assert config.token == ""
+    assert config.rules.notice_months == 1
+    assert config.rules.transfer_working_days == 5
+    assert config.storage.database == Path("balie.sqlite3")
+    assert config.languages.default == "nl"
+
+
+def test_example_config_is_valid_and_complete() -> None:
+    example = Path(__file__).parent.parent / "config.example.toml"
+    config = load_config(example, environ={})
+    text = example.read_text(encoding="utf-8")
+    for section, model in config:
+        assert f"[{section}]" in text
+        for key in type(model).model_fields:
+            assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section}.{key} undocumented"
+
+
+def test_token_from_environment_wins(tmp_path: Path) -> None:
+    path = write(tmp_path, '[telegram]\ntoken = ""\n')
+    config = load_config(path, environ={"BALIE_TELEGRAM_TOKEN": TOKEN})
+    assert config.token == TOKEN
+
+
+def test_local_config_toml_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "[rules]\nnotice_months = 2\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(None, environ={}).rules.notice_months == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[rules]\nnotice_months = 'een'\n", "[rules.notice_months] expected"),
+        ("[rules]\nnotice_months = -1\n", "[rules.notice_months]"),
+        ("[telegram]\nstaff_chat_id = 12345\n", "[telegram.staff_chat_id] expected a supergroup"),
+        ("[telegram]\napi_base = 'localhost:8081'\n", "[telegram.api_base] expected an http"),
+        ("[telegarm]\ntoken = 'x'\n", "unknown key [telegarm]"),
+        ("[office_hours]\nmonday = '9-5'\n", "monday"),
+        ("[languages]\ndefault = 'de'\n", "[languages.default]"),
+        ("[rules\n", "not valid TOML"),
+    ],
+)
+def test_bad_values_give_one_clear_line(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    message = str(caught.value)
+    assert expected in message
+    assert str(path) in message
+    assert "\n" not in message
+
+
+def test_bad_token_is_never_echoed(tmp_path: Path) -> None:
+    secret = "not-a-token-but-secret-value"
+    path = write(tmp_path, f'[telegram]\ntoken = "{secret}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert "[telegram.token]" in str(caught.value)
+    assert secret not in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml", environ={})
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=60, env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "[rules]\nnotice_months = 'x'\n")
+    result = run_cli("tickets", "list", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "[rules.notice_months]" in result.stderr
+
+
+def test_run_without_token_exits_2(tmp_path: Path) -> None:
+    result = run_cli("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "BALIE_TELEGRAM_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
