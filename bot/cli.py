@@ -177,3 +177,71 @@ def _with_store(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:
             await database.close()
 
     return _run(go())
+
+
+@main.command()
+@config_option
+@click.option("--lang", type=click.Choice(["nl", "en"]), default=None,
+              help="The question's language (default: detected).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
+@click.argument("question")
+def ask(config_path: Path | None, lang: str | None, as_json: bool, question: str) -> None:
+    """What the bot would answer QUESTION; with `-`, one question per line from stdin."""
+    from knowledge.kb import KnowledgeBase
+    from knowledge.matcher import Matcher
+
+    _config(config_path)  # validated, so a broken config is reported here too
+    matcher = Matcher(KnowledgeBase.load())
+    if question == "-":
+        for line in sys.stdin:
+            if line.strip():
+                click.echo(json.dumps(matcher.match(line.strip(), lang).as_json(),
+                                      ensure_ascii=False))
+        return
+    match = matcher.match(question, lang)
+    if as_json:
+        click.echo(json.dumps(match.as_json(), ensure_ascii=False))
+        return
+    if match.smalltalk:
+        click.echo(f"small talk ({match.smalltalk}): no article")
+    elif match.band == "answer":
+        click.echo(f"answer: {match.article} (score {match.score})")
+    elif match.band == "suggest":
+        click.echo(f"suggest: {', '.join(match.suggestions)} (best score {match.score})")
+    else:
+        click.echo(f"none (best score {match.score})")
+
+
+@main.group()
+def knowledge() -> None:
+    """The knowledge base and what customers asked it."""
+
+
+@knowledge.command("misses")
+@config_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+def knowledge_misses(config_path: Path | None, limit: int, as_json: bool) -> None:
+    """The most frequent questions the bot could not answer well (for curating articles)."""
+    from knowledge.questions import QuestionLog
+    from tickets.database import Database
+
+    config = _config(config_path)
+
+    async def fetch() -> Any:
+        database = await Database.open(config.storage.database)
+        try:
+            return await QuestionLog(database).misses(limit)
+        finally:
+            await database.close()
+
+    misses = _run(fetch())
+    if as_json:
+        click.echo(json.dumps([miss.__dict__ for miss in misses], ensure_ascii=False, indent=2))
+        return
+    if not misses:
+        click.echo("No unanswered questions yet.")
+        return
+    click.echo(f"{'count':>5}  {'band':<8} {'last asked':<26} question")
+    for miss in misses:
+        click.echo(f"{miss.count:>5}  {miss.band:<8} {miss.last_asked:<26} {miss.question[:80]}")

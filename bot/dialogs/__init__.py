@@ -2,8 +2,12 @@
 (its main-menu lines), `FORMS` (forms the form mechanism runs) and `setup(services)`.
 The order here is the order in which their routers see an update."""
 
-from bot.dialogs import start
+from bot.dialogs import cancellation, deadlines, start
 
-DIALOGS = (start,)
+DIALOGS = (
+    start,
+    cancellation,
+    deadlines,
+)
 
 __all__ = ["DIALOGS", "start"]

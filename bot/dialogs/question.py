@@ -1,0 +1,171 @@
+"""Questions in the customer's own words (product.md §2.5): answer, "Bedoel je…?", or an
+honest "I don't know" with a way to a person. Also the "Vraag stellen" menu entry."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, Message
+
+from bot.conversation import Button, Conversation, keyboard, message_of
+from bot.menu import MenuCb, MenuEntry
+from bot.services import Services
+from knowledge.kb import Article, KnowledgeBase
+from knowledge.matcher import Match, Matcher
+from knowledge.questions import QuestionLog
+
+# Which menu entry an article's follow-up button opens.
+ACTIONS = {"cancellation": "cancel", "deadlines": "deadlines", "payment": "payment",
+           "accidental": "accidental", "colleague": "colleague", "ticket": "ticket"}
+
+
+class QuestionCb(CallbackData, prefix="q"):
+    action: str  # "show" an article, "helped", "nothelp"
+    question: int  # the logged question this press is about
+    article: str = ""
+
+
+def setup(services: Services) -> None:
+    knowledge = KnowledgeBase.load()
+    services.extras["knowledge"] = knowledge
+    services.extras["matcher"] = Matcher(knowledge)
+    services.extras["questions"] = QuestionLog(services.database)
+    services.answer_free_text = answer_free_text
+
+
+async def start(conv: Conversation, edit: Message | None) -> None:
+    await conv.show(conv.t("question/prompt"), keyboard(_menu_row(conv)), edit=edit)
+
+
+ENTRIES = (MenuEntry("question", 50, start, deep_links=("vraag", "question")),)
+
+
+def _parts(conv: Conversation) -> tuple[KnowledgeBase, Matcher, QuestionLog]:
+    extras = conv.services.extras
+    return extras["knowledge"], extras["matcher"], extras["questions"]  # type: ignore[return-value]
+
+
+def _menu_row(conv: Conversation) -> list[list[Button]]:
+    """A way back to the main menu (an unknown menu key shows the menu itself)."""
+    return [[(conv.t.label("question.menu"), MenuCb(key="menu").pack())]]
+
+
+async def answer_free_text(conv: Conversation, text: str) -> bool:
+    """Answer a typed question; always says something, so it always returns True."""
+    _, matcher, log = _parts(conv)
+    match = matcher.match(text, conv.lang)
+    if match.smalltalk is not None:
+        await conv.say(conv.t(f"question/smalltalk_{match.smalltalk}"),
+                       keyboard(_menu_row(conv)) if match.smalltalk == "greeting" else None)
+        return True
+    question_id = await log.record(conv.user.id, text, match)
+    if match.band == "answer" and match.article is not None:
+        await _show_article(conv, match.article, question_id, edit=None)
+    elif match.band == "suggest":
+        await _suggest(conv, match, question_id, edit=None)
+    else:
+        await _no_answer(conv, question_id, edit=None, text=text)
+    return True
+
+
+async def _show_article(
+    conv: Conversation, article_id: str, question_id: int, *, edit: Message | None
+) -> None:
+    knowledge, _, _ = _parts(conv)
+    article = knowledge.get(article_id)
+    if article is None:
+        return
+    text = article.text(conv.lang)
+    body = conv.t.string(text.body)
+    rows: list[list[Button]] = []
+    follow_up = _follow_up(conv, article)
+    if follow_up is not None:
+        rows.append([follow_up])
+    rows.append([
+        (conv.t.label("question.helped"), QuestionCb(action="helped", question=question_id,
+                                                     article=article.id).pack()),
+        (conv.t.label("question.not_helped"), QuestionCb(action="nothelp", question=question_id,
+                                                         article=article.id).pack()),
+    ])
+    await conv.show(conv.t("question/answer", title=text.title, body=body), keyboard(rows),
+                    edit=edit)
+
+
+def _follow_up(conv: Conversation, article: Article) -> Button | None:
+    key = ACTIONS.get(article.action or "")
+    if key is None or not any(entry.key == key for entry in conv.services.menu):
+        return None
+    return conv.t.label(f"question.action.{article.action}"), MenuCb(key=key).pack()
+
+
+async def _suggest(
+    conv: Conversation, match: Match, question_id: int, *, edit: Message | None,
+    exclude: str = "",
+) -> None:
+    knowledge, _, _ = _parts(conv)
+    rows: list[list[Button]] = []
+    for article_id in match.suggestions:
+        article = knowledge.get(article_id)
+        if article is None or article_id == exclude:
+            continue
+        rows.append([(article.text(conv.lang).title[:60],
+                      QuestionCb(action="show", question=question_id, article=article_id).pack())])
+    if not rows:
+        await _no_answer(conv, question_id, edit=edit)
+        return
+    rows.append([(conv.t.label("question.none_of_these"),
+                  QuestionCb(action="nothelp", question=question_id).pack())])
+    await conv.show(conv.t("question/suggest"), keyboard(rows), edit=edit)
+
+
+async def _no_answer(
+    conv: Conversation, question_id: int, *, edit: Message | None, text: str | None = None
+) -> None:
+    rows: list[list[Button]] = []
+    for action in ("colleague", "ticket"):
+        key = ACTIONS[action]
+        if any(entry.key == key for entry in conv.services.menu):
+            rows.append([(conv.t.label(f"question.action.{action}"), MenuCb(key=key).pack())])
+    rows.extend(_menu_row(conv))
+    await conv.show(conv.t("question/no_answer", question=text), keyboard(rows), edit=edit)
+
+
+def router() -> Router:
+    questions = Router(name="question")
+
+    @questions.callback_query(QuestionCb.filter())
+    async def on_press(query: CallbackQuery, callback_data: QuestionCb, conv: Conversation) -> None:
+        knowledge, matcher, log = _parts(conv)
+        # Ids in button data are checked against the customer's own records before use.
+        if await log.owner(callback_data.question) != conv.user.id or (
+            callback_data.article and callback_data.article not in knowledge
+        ):
+            await query.answer(conv.t.label("form.stale"))
+            return
+        edit = message_of(query)
+        if callback_data.action == "show":
+            await query.answer()
+            await _show_article(conv, callback_data.article, callback_data.question, edit=edit)
+        elif callback_data.action == "helped":
+            await log.feedback(callback_data.question, "helped")
+            await query.answer(conv.t.label("question.thanks_for_feedback"))
+            await conv.drop_buttons(edit.message_id if edit else None)
+        elif callback_data.action == "nothelp":
+            await log.feedback(callback_data.question, "not_helped")
+            await query.answer()
+            asked = await log.text(callback_data.question) or ""
+            match = matcher.match(asked, conv.lang)
+            others = tuple(a for a in (match.article, *match.suggestions)
+                           if a and a != callback_data.article)
+            if others and callback_data.article:
+                retry = Match(None, match.score, "suggest", tuple(dict.fromkeys(others))[:3],
+                              match.lang)
+                await conv.say(conv.t("question/sorry"))
+                await _suggest(conv, retry, callback_data.question, edit=None,
+                               exclude=callback_data.article)
+            else:
+                await _no_answer(conv, callback_data.question, edit=None)
+        else:
+            await query.answer(conv.t.label("form.stale"))
+
+    return questions
