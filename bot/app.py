@@ -112,9 +112,9 @@ async def _set_commands(bot: Bot, services: Services) -> None:
 
 async def run_polling(app: App, *, handle_signals: bool = True) -> None:
     """Long polling until SIGINT/SIGTERM (or stop_polling); then close cleanly."""
-    me = await app.bot.get_me()
-    log.info("Balie is running as @%s", me.username)
     try:
+        me = await app.bot.get_me()
+        log.info("Balie is running as @%s", me.username)
         await app.dispatcher.start_polling(
             app.bot,
             polling_timeout=app.config.telegram.polling_timeout,

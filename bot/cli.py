@@ -30,10 +30,15 @@ def _config(config_path: Path | None) -> Config:
 
 
 def _run(coroutine: Awaitable[T]) -> T:
+    from tickets.database import DatabaseError
+
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         sys.exit(130)
+    except DatabaseError as error:
+        click.echo(f"balie: {error}", err=True)
+        sys.exit(2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

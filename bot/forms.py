@@ -21,7 +21,7 @@ from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Button, Conversation, keyboard
 
@@ -60,6 +60,7 @@ class Option:
     sets: Mapping[str, Any] = field(default_factory=dict)  # other values this choice changes
     # A side trip (e.g. "lukt niet": offer help) instead of an answer; the step stays current.
     action: Callable[[FormRun], Awaitable[None]] | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)  # variables for the label
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Step:
     columns: int = 1
     max_length: int = 500
     optional: bool = False  # a text step with a "skip" button
+    resets: Sequence[str] = ()  # answers that depend on this one: asked again when it changes
 
     def applies(self, values: Values) -> bool:
         return self.when is None or self.when(values)
@@ -84,9 +86,11 @@ class Step:
 class Outcome:
     """What the customer sees once a form is submitted."""
 
-    template: str
+    template: str  # "" shows nothing (e.g. when `then` opens the next dialog)
     context: Mapping[str, Any] = field(default_factory=dict)
     buttons: Sequence[Sequence[Button]] = ()
+    # What follows, e.g. another form; gets the message to edit when no text was shown.
+    then: Callable[[Message | None], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +154,13 @@ class FormRegistry:
 async def start_form(
     form: Form, conv: Conversation, *, edit: Message | None = None, values: Values | None = None
 ) -> None:
+    """Start `form`; steps answered in `values` (prefilled by another dialog) are not asked."""
     run = FormRun(form, conv, "", dict(values or {}), [], uuid.uuid4().hex[:12])
+    run.editing = bool(values)  # "skip what is answered" until the summary is reached
     _recompute(run)
     run.step = _next_step(run, after=None)
+    if run.step == SUMMARY:
+        run.editing = False
     await conv.state.set_state(FormStates.active)
     await _show(run, edit=edit)
 
@@ -169,8 +177,11 @@ async def load_run(conv: Conversation, registry: FormRegistry) -> FormRun | None
                    bool(data.get("editing", False)))
 
 
-async def show_current(run: FormRun, *, edit: Message | None = None) -> None:
-    await _show(run, edit=edit)
+async def show_current(
+    run: FormRun, *, edit: Message | None = None, notice: str | None = None
+) -> None:
+    """Show the current step again, optionally with a notice above it (e.g. help)."""
+    await _show(run, edit=edit, error=notice)
 
 
 def _recompute(run: FormRun) -> None:
@@ -233,7 +244,8 @@ def _step_buttons(run: FormRun, step: Step) -> list[list[Button]]:
     rows: list[list[Button]] = []
     row: list[Button] = []
     for option in step.options_for(run):
-        row.append((t.label(option.label, values=run.values), _cb(run, "pick", option.value)))
+        label = t.label(option.label, values=run.values, **option.context)
+        row.append((label, _cb(run, "pick", option.value)))
         if len(row) == step.columns:
             rows.append(row)
             row = []
@@ -289,8 +301,16 @@ async def _accept(run: FormRun, step: Step, raw: str, *, edit: Message | None) -
         error = _invalid_text(run, invalid)
         await _show(run, edit=edit, error=error)
         return
-    run.values[step.name] = value
+    _answer(run, step, value)
     await _advance(run, edit=edit)
+
+
+def _answer(run: FormRun, step: Step, value: Any) -> None:
+    """Store an answer; answers that depend on it are dropped when it changed."""
+    if run.values.get(step.name, value) != value:
+        for name in step.resets:
+            run.values.pop(name, None)
+    run.values[step.name] = value
 
 
 def _invalid_text(run: FormRun, invalid: InvalidInput) -> str:
@@ -309,8 +329,12 @@ def answered(run: FormRun) -> Values:
 
 async def finish(run: FormRun, outcome: Outcome, *, edit: Message | None) -> None:
     await run.conv.state.clear()
-    text = run.conv.t(outcome.template, values=answered(run), **outcome.context)
-    await run.conv.show(text, keyboard(outcome.buttons), edit=edit)
+    if outcome.template:
+        text = run.conv.t(outcome.template, values=answered(run), **outcome.context)
+        await run.conv.show(text, keyboard(outcome.buttons), edit=edit)
+        edit = None
+    if outcome.then is not None:
+        await outcome.then(edit)
 
 
 def router(registry: FormRegistry) -> Router:
@@ -368,9 +392,11 @@ def router(registry: FormRegistry) -> Router:
 
 async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
     if callback.action == "back":
-        if run.history:
+        while run.history:
             run.step = run.history.pop()
             run.editing = False
+            if run.step == SUMMARY or run.form.step(run.step).applies(run.values):
+                break  # steps that no longer apply (an answer changed) are passed over
         await _show(run, edit=edit)
         return
     if callback.action == "edit" and run.step == SUMMARY:
@@ -392,8 +418,9 @@ async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
         return
     step = run.form.step(run.step)
     if callback.action == "next" and (step.kind == "info" or step.optional):
-        if step.kind == "text":
-            run.values[step.name] = None
+        # A skipped text is None; an info step is marked as read, so editing a field from
+        # the summary does not walk through it again.
+        run.values[step.name] = None if step.kind == "text" else True
         await _advance(run, edit=edit)
         return
     if callback.action == "pick":
@@ -409,7 +436,7 @@ async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
             await _accept(run, step, option.value, edit=edit)
             return
         if step.kind == "choice":
-            run.values[step.name] = option.value
+            _answer(run, step, option.value)
         await _advance(run, edit=edit)
         return
     await _show(run, edit=edit)

@@ -39,6 +39,7 @@ def setup(level: str = "INFO") -> None:
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 class UpdateContextMiddleware(BaseMiddleware):

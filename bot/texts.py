@@ -10,10 +10,21 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
+
+from knowledge.dates import format_date
 
 LANGUAGES = ("nl", "en")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -24,6 +35,20 @@ def clip(value: object, length: int = 300) -> str:
     """Shorten what a customer typed before it goes into a message."""
     text = str(value)
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+@pass_context
+def date_filter(context: Context, value: object) -> str:
+    """`{{ day|date }}`: a date (or ISO text) in the template's language, "1 maart 2027"."""
+    day = value
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(day, date):
+        return format_date(day, str(context.get("lang", LANGUAGES[0])))
+    return "" if value is None else str(value)
 
 
 class Texts:
@@ -57,6 +82,7 @@ class Texts:
         )
         env.globals.update(self._globals)
         env.filters["clip"] = clip
+        env.filters["date"] = date_filter
         return env
 
     def register_filter(self, name: str, function: Callable[..., Any]) -> None:

@@ -149,10 +149,10 @@ def load_article(path: Path) -> Article:
     action = data.get("action")
     if action is not None and action not in ACTIONS:
         raise _fail(path, f"action {action!r} is not one of {', '.join(sorted(ACTIONS))}")
+    texts = {lang: _parse_text(path, lang, data.get(lang)) for lang in LANGUAGES}
     unknown = set(data) - {"id", "action", *LANGUAGES}
     if unknown:
         raise _fail(path, f"unknown key(s): {', '.join(sorted(unknown))}")
-    texts = {lang: _parse_text(path, lang, data.get(lang)) for lang in LANGUAGES}
     fields = {lang: template_fields(t.body) for lang, t in texts.items()}
     if fields["nl"] != fields["en"]:
         raise _fail(path, "nl and en bodies use different template variables: "

@@ -20,6 +20,7 @@ The scorer blend and the thresholds in :class:`MatcherConfig` were chosen by mea
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +42,8 @@ MAX_INPUT_CHARS = 300
 # --------------------------------------------------------------------------------------------
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+# "e-mail", "e mail" -> "email" (also in compounds: "e-mailadres" -> "emailadres").
+_EMAIL_WORD = re.compile(r"\be[\s\-]+mail")
 # Characters NFKD does not decompose into ASCII but that customers type.
 _EXTRA_FOLD = str.maketrans(
     {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ı": "i", "’": "'"}
@@ -56,6 +59,7 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("'", "").replace("`", "")
+    text = _EMAIL_WORD.sub("email", text)
     return _NON_WORD.sub(" ", text).strip()
 
 
@@ -84,7 +88,11 @@ _EN_WORDS = frozenset(
 
 def detect_language(text: str) -> str:
     """Guess "nl" or "en" from stop-word counts; "nl" when unsure (most customers are Dutch)."""
-    words = normalise(text[:MAX_INPUT_CHARS]).split()
+    return _language_of(normalise(text[:MAX_INPUT_CHARS]))
+
+
+def _language_of(norm: str) -> str:
+    words = norm.split()
     nl = sum(1 for w in words if w in _NL_WORDS)
     en = sum(1 for w in words if w in _EN_WORDS)
     return "en" if en > nl else "nl"
@@ -143,7 +151,10 @@ def detect_smalltalk(text: str) -> SmallTalk | None:
     Only messages made up entirely of small-talk and filler words count: "hallo, ik wil
     opzeggen" is a question, "hallo!" and "dank je wel 👍" are small talk.
     """
-    norm = normalise(text[:MAX_INPUT_CHARS])
+    return _smalltalk_of(normalise(text[:MAX_INPUT_CHARS]))
+
+
+def _smalltalk_of(norm: str) -> SmallTalk | None:
     if not norm:
         return None
     if norm in _SMALLTALK_PHRASES:
@@ -175,15 +186,20 @@ def detect_smalltalk(text: str) -> SmallTalk | None:
 # as "niet", "geen", "direct", "nog" stay because they separate articles.
 STOP_WORDS = frozenset(
     """
-    de het een ik je jij u mijn mn m jullie we wij ons onze is zijn ben bent was hoe wat waar
-    wanneer welke er dat die dit deze van op aan bij om te in en of dan zo maar toch even graag
+    de het een ik je jij u mijn mn m jullie we wij ons onze is zijn ben bent was hoe wat
+    er dat die dit deze van op aan bij om te in en of dan zo maar toch even graag
     hallo hoi goedemorgen goedemiddag goedendag beste alvast bedankt dank groet groeten vriendelijke
     mvg ik heb hebt heeft kan kun kunt kunnen moet moeten wil wilt willen zou zouden mag doe doen
-    the a an i you my your me we our us is are am was be been how what where when which do does
+    the a an i you my your me we our us is are am was be been how what do does
     did can could would should will want to of in on at it its this that these those there and
     or so hi hello please thanks thank regards dear have has had i'm im id
     """.split()
 )
+
+#: Words sharing this many first letters count as the same word (keyword component only)...
+STEM_CHARS = 5
+#: ... at this similarity.
+STEM_SIMILARITY = 0.8
 
 Scorer = Callable[..., float]
 _SCORERS: dict[str, Scorer] = {
@@ -202,16 +218,26 @@ class MatcherConfig:
     """Scorer blend and band thresholds (chosen on the tuning set; see module docstring)."""
 
     weights: tuple[tuple[str, float], ...] = (
-        ("token_set_ratio", 0.5),
-        ("token_sort_ratio", 0.3),
-        ("WRatio", 0.2),
+        ("token_sort_ratio", 0.5),
+        ("WRatio", 0.4),
+        ("ratio", 0.2),
     )
     remove_stop_words: bool = True
     lang_bonus: float = 2.0
-    answer_min: float = 75.0
+    #: Share of the IDF-weighted keyword-overlap score in the final score (0 = fuzzy only).
+    keyword_weight: float = 0.4
+    #: Share of the mean of an article's best three variants in its score (rest: the best one).
+    agg_top3: float = 0.3
+    #: Minimum rapidfuzz ratio for a query word to count as a (misspelt) vocabulary word.
+    word_cutoff: float = 80.0
+    answer_min: float = 78.0
     answer_margin: float = 6.0
-    suggest_min: float = 55.0
+    suggest_min: float = 45.0
     suggest_window: float = 12.0
+    #: How many variants (best by token_sort_ratio) get the full, slower scorer blend.
+    rerank: int = 24
+    #: The stop-word-free query is cut to this many characters before fuzzy scoring (speed).
+    max_query_chars: int = 80
 
 
 DEFAULT_CONFIG = MatcherConfig()
@@ -256,9 +282,10 @@ class Matcher:
         self.kb = kb
         self.config = config or DEFAULT_CONFIG
         self._ids: list[str] = list(kb.articles)
-        self._scorers: list[tuple[Scorer, float]] = [
-            (_SCORERS[name], weight) for name, weight in self.config.weights if weight
+        self._named_scorers: list[tuple[str, Scorer, float]] = [
+            (name, _SCORERS[name], weight) for name, weight in self.config.weights if weight
         ]
+        self._weight_total = sum(w for _, _, w in self._named_scorers) or 1.0
         variants = _Variants()
         seen: set[tuple[str, int, str]] = set()
         for idx, article in enumerate(kb.articles.values()):
@@ -272,48 +299,131 @@ class Matcher:
                     variants.article_idx.append(idx)
                     variants.langs.append(lang)
         self._variants = variants
+        self._sorted_texts = [" ".join(sorted(t.split())) for t in variants.texts]
+        # Keyword component: which articles use each word, weighted by rarity (IDF).
+        vocab: dict[str, set[int]] = {}
+        for text, idx in zip(variants.texts, variants.article_idx, strict=True):
+            for word in text.split():
+                vocab.setdefault(word, set()).add(idx)
+        n_articles = max(1, len(self._ids))
+        self._vocab_articles = vocab
+        self._vocab_words = list(vocab)
+        # Crude stemming for the keyword component: words sharing their first STEM_CHARS
+        # letters ("betaald", "betalen", "betaling") point to the same articles.
+        stems: dict[str, set[int]] = {}
+        for word, arts in vocab.items():
+            if len(word) >= STEM_CHARS:
+                stems.setdefault(word[:STEM_CHARS], set()).update(arts)
+        self._stem_articles = stems
+        self._stem_idf = {
+            st: math.log((1 + n_articles) / len(a)) for st, a in stems.items()
+        }
+        self._idf = {w: math.log((1 + n_articles) / len(a)) for w, a in vocab.items()}
+        # A word the knowledge base never uses weighs like the rarest word: it is evidence the
+        # question is about something else.
+        self._unknown_idf = math.log(1 + n_articles)
 
     @property
     def variant_count(self) -> int:
         return len(self._variants.texts)
 
     def _prepare(self, text: str) -> str:
-        norm = normalise(text[:MAX_INPUT_CHARS])
+        return self._query_of(normalise(text[:MAX_INPUT_CHARS]))
+
+    def _query_of(self, norm: str) -> str:
         return _strip_stop_words(norm) if self.config.remove_stop_words else norm
 
     def article_scores(self, question: str, lang: str) -> list[tuple[str, float]]:
-        """Every article with its best variant score (after the language bonus), best first."""
-        query = self._prepare(question)
+        """Articles with a score (0-100, best first). Articles sharing no word and no close
+        variant with the question are left out."""
+        return self._scores_for(self._prepare(question), lang)
+
+    def _scores_for(self, query: str, lang: str) -> list[tuple[str, float]]:
         if not query:
             return []
         v = self._variants
-        n = len(v.texts)
-        blended = [0.0] * n
-        for scorer, weight in self._scorers:
-            for _choice, score, i in process.extract(
-                query, v.texts, scorer=scorer, processor=None, limit=None
-            ):
-                blended[i] += weight * score
-        total = sum(w for _, w in self._scorers) or 1.0
-        best: dict[int, float] = {}
-        bonus = self.config.lang_bonus
-        for i in range(n):
-            s = blended[i] / total
+        cfg = self.config
+        # Pass 1 (C, over all variants): token_sort_ratio == ratio of the sorted words, and the
+        # variants' words were sorted once in __init__. Keep the best `rerank` candidates.
+        full_query = query
+        query = query[: cfg.max_query_chars].strip()
+        sorted_query = " ".join(sorted(query.split()))
+        candidates = process.extract(
+            sorted_query, self._sorted_texts, scorer=fuzz.ratio, processor=None,
+            limit=cfg.rerank,
+        )
+        # Pass 2 (only the candidates): the full blend of scorers.
+        total = self._weight_total
+        per_article: dict[int, list[float]] = {}
+        bonus = cfg.lang_bonus
+        for _choice, sort_score, i in candidates:
+            text = v.texts[i]
+            s = 0.0
+            for name, scorer, weight in self._named_scorers:
+                s += weight * (sort_score if name == "token_sort_ratio" else scorer(query, text))
+            s /= total
             if v.langs[i] == lang:
                 s = min(100.0, s + bonus)
-            a = v.article_idx[i]
-            if s > best.get(a, -1.0):
-                best[a] = s
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(self._ids[a], s) for a, s in ranked]
+            per_article.setdefault(v.article_idx[i], []).append(s)
+        agg = cfg.agg_top3
+        kw_weight = cfg.keyword_weight
+        keyword = self._keyword_scores(full_query) if kw_weight else {}
+        scores: list[tuple[int, float]] = []
+        for a in per_article.keys() | keyword.keys():
+            top = sorted(per_article.get(a, [0.0]), reverse=True)[:3]
+            fuzzy = (1 - agg) * top[0] + agg * sum(top) / len(top)
+            score = (1 - kw_weight) * fuzzy + kw_weight * keyword.get(a, 0.0)
+            scores.append((a, min(100.0, score)))
+        scores.sort(key=lambda kv: (-kv[1], kv[0]))
+        return [(self._ids[a], s) for a, s in scores]
+
+    def _keyword_scores(self, query: str) -> dict[int, float]:
+        """0-100 per article: the IDF-weighted share of the query's words the article uses.
+
+        Misspelt words count through their closest vocabulary word (rapidfuzz ratio).
+        """
+        words = list(dict.fromkeys(query.split()))[:40]
+        total = 0.0
+        got: dict[int, float] = {}
+        for word in words:
+            if word in self._idf:
+                best_word, similarity = word, 1.0
+            elif len(word) >= 4:
+                found = process.extractOne(
+                    word, self._vocab_words, scorer=fuzz.ratio, processor=None,
+                    score_cutoff=self.config.word_cutoff,
+                )
+                if found is None:
+                    stem = word[:STEM_CHARS] if len(word) >= STEM_CHARS else ""
+                    if stem in self._stem_idf:
+                        weight = self._stem_idf[stem]
+                        total += weight
+                        for a in self._stem_articles[stem]:
+                            got[a] = got.get(a, 0.0) + weight * STEM_SIMILARITY
+                    else:
+                        total += self._unknown_idf
+                    continue
+                best_word, similarity = found[0], found[1] / 100.0
+            else:
+                total += self._unknown_idf
+                continue
+            weight = self._idf[best_word]
+            total += weight
+            for a in self._vocab_articles[best_word]:
+                got[a] = got.get(a, 0.0) + weight * similarity
+        if total <= 0:
+            return {}
+        return {a: 100.0 * g / total for a, g in got.items()}
 
     def match(self, question: str, lang: str | None = None) -> Match:
+        """Match one customer message (any text; only the first MAX_INPUT_CHARS count)."""
         text = question[:MAX_INPUT_CHARS] if isinstance(question, str) else ""
-        detected = lang if lang in ("nl", "en") else detect_language(text)
-        small = detect_smalltalk(text)
+        norm = normalise(text)
+        detected = lang if lang in ("nl", "en") else _language_of(norm)
+        small = _smalltalk_of(norm)
         if small is not None:
             return Match(None, 0, "none", (), detected, small)
-        ranked = self.article_scores(text, detected)
+        ranked = self._scores_for(self._query_of(norm), detected)
         return self._band(ranked, detected)
 
     def _band(self, ranked: Sequence[tuple[str, float]], lang: str) -> Match:

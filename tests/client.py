@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.fakeapi import FakeTelegram, ShownMessage, UpdateTracker
+    from fakeapi import FakeTelegram, ShownMessage, UpdateTracker
 
 JSON = dict[str, Any]
 

@@ -42,7 +42,7 @@ from aiogram.types import TelegramObject, Update
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from tests.client import TelegramUser
+    from client import TelegramUser
 
 __all__ = [
     "ApiError",
@@ -177,7 +177,8 @@ def parse_telegram_html(text: str) -> tuple[str, list[JSON]]:
                     f"Unsupported start tag or unescaped \"<\" at byte offset "
                     f"{_byte_offset(text, i)}"
                 )
-            closing, tag, attrs_raw, self_closing = m.group(1), m.group(2).lower(), m.group(3), m.group(4)
+            closing, tag = m.group(1), m.group(2).lower()
+            attrs_raw, self_closing = m.group(3), m.group(4)
             if tag not in _ALLOWED_TAGS:
                 kind = "end" if closing else "start"
                 raise fail(
@@ -189,7 +190,7 @@ def parse_telegram_html(text: str) -> tuple[str, list[JSON]]:
             if closing:
                 if not stack:
                     raise fail(f'Unexpected end tag "{tag}" at byte offset {_byte_offset(text, i)}')
-                open_tag, start, template = stack.pop()
+                open_tag, start, open_template = stack.pop()
                 if open_tag != tag:
                     raise fail(
                         f'Unmatched end tag at byte offset {_byte_offset(text, i)}, '
@@ -197,7 +198,7 @@ def parse_telegram_html(text: str) -> tuple[str, list[JSON]]:
                     )
                 length = out_len - start
                 if length > 0:
-                    entity = {**template, "offset": start, "length": length}
+                    entity = {**open_template, "offset": start, "length": length}
                     entities.append(entity)
             else:
                 attrs: dict[str, str] = {}
@@ -409,6 +410,7 @@ class FakeTelegram:
         self._fetched: set[int] = set()
         self._confirmed_below = 0  # all update_ids < this are confirmed
         self._cond: asyncio.Condition | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._poll_generation = 0
         self._inflight = 0
@@ -541,7 +543,8 @@ class FakeTelegram:
         username: str | None = None,
     ) -> None:
         self._chats[chat_id] = _Chat(
-            id=chat_id, type="supergroup", title=title, is_forum=forum, username=username
+            id=chat_id, type="supergroup", title=title, is_forum=forum, username=username,
+            next_message_id=2,  # 1 is the "group created" service message / General topic
         )
 
     def add_topic(self, chat_id: int, name: str, icon_color: int = DEFAULT_ICON_COLOR) -> int:
@@ -668,7 +671,7 @@ class FakeTelegram:
     def pending_updates(self) -> list[JSON]:
         return list(self._updates)
 
-    async def wait_fetched(self, update_id: int, timeout: float = 5.0) -> bool:
+    async def wait_fetched(self, update_id: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
         while update_id not in self._fetched:
             if time.monotonic() >= deadline:
@@ -676,7 +679,7 @@ class FakeTelegram:
             await asyncio.sleep(0.01)
         return True
 
-    async def wait_idle(self, quiet: float = 0.15, timeout: float = 5.0) -> bool:
+    async def wait_idle(self, quiet: float = 0.15, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
         """Wait until no request (other than getUpdates) was in flight for ``quiet`` s."""
         deadline = time.monotonic() + timeout
         while True:
@@ -688,7 +691,7 @@ class FakeTelegram:
             await asyncio.sleep(0.02)
 
     async def wait_for_call(
-        self, method: str, count: int = 1, timeout: float = 5.0
+        self, method: str, count: int = 1, timeout: float = 5.0  # noqa: ASYNC109
     ) -> list[Call]:
         """Wait until ``method`` was called at least ``count`` times (e.g. getUpdates)."""
         deadline = time.monotonic() + timeout
@@ -700,7 +703,9 @@ class FakeTelegram:
 
     def _schedule_notify(self) -> None:
         with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(self._notify())
+            task = asyncio.get_running_loop().create_task(self._notify())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _notify(self) -> None:
         if self._cond is None:
@@ -719,8 +724,7 @@ class FakeTelegram:
                     params.update(body)
             else:
                 form = await request.post()
-                for key, value in form.items():
-                    params[key] = value if isinstance(value, str) else value
+                params.update(form.items())
         return {k: _decode_param(k, v) for k, v in params.items()}
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -789,9 +793,9 @@ class FakeTelegram:
             if chat_id.lstrip("-").isdigit():
                 chat_id = int(chat_id)
             else:
-                for chat in self._chats.values():
-                    if chat.username and f"@{chat.username}" == chat_id:
-                        return chat
+                for known in self._chats.values():
+                    if known.username and f"@{known.username}" == chat_id:
+                        return known
                 raise bad_request("chat not found")
         if not isinstance(chat_id, int):
             raise bad_request("chat not found")
@@ -818,6 +822,21 @@ class FakeTelegram:
         if chat.is_forum and thread_id != 1 and (topic is None or topic.deleted):
             raise bad_request("message thread not found")
         return thread_id
+
+    def _check_reply(self, chat: _Chat, params: JSON) -> None:
+        reply = params.get("reply_parameters")
+        mid = reply.get("message_id") if isinstance(reply, dict) else params.get(
+            "reply_to_message_id"
+        )
+        if mid is None:
+            return
+        allow = params.get("allow_sending_without_reply") or (
+            isinstance(reply, dict) and reply.get("allow_sending_without_reply")
+        )
+        target_chat = reply.get("chat_id", chat.id) if isinstance(reply, dict) else chat.id
+        target = self.message(target_chat, mid) if isinstance(mid, int) else None
+        if (target is None or target.deleted) and not allow:
+            raise bad_request("message to be replied not found")
 
     def _check_can_send(self, chat: _Chat) -> None:
         if chat.type == "private" and chat.id in self._blocked:
@@ -1059,6 +1078,7 @@ class FakeTelegram:
         chat = self._need_chat(params.get("chat_id"))
         self._check_can_send(chat)
         thread_id = self._check_thread(chat, params.get("message_thread_id"))
+        self._check_reply(chat, params)
         text = params.get("text")
         plain, entities = self._render_text(text, params.get("parse_mode"), params.get("entities"))
         markup, buttons = self._check_markup(params.get("reply_markup"))
@@ -1069,7 +1089,7 @@ class FakeTelegram:
         return msg.raw
 
     async def _edit_message_text(self, params: JSON) -> JSON:
-        chat, msg = self._find_message(params, "edit")
+        _chat, msg = self._find_message(params, "edit")
         if not msg.from_bot:
             raise bad_request("message can't be edited")
         text = params.get("text")
@@ -1095,7 +1115,7 @@ class FakeTelegram:
         return msg.raw
 
     async def _edit_message_reply_markup(self, params: JSON) -> JSON:
-        chat, msg = self._find_message(params, "edit")
+        _chat, msg = self._find_message(params, "edit")
         if not msg.from_bot:
             raise bad_request("message can't be edited")
         markup, buttons = self._check_markup(params.get("reply_markup"))
@@ -1363,7 +1383,7 @@ class UpdateTracker(BaseMiddleware):
     def is_done(self, update_id: int) -> bool:
         return update_id in self.done
 
-    async def wait_done(self, update_id: int, timeout: float = 5.0) -> bool:
+    async def wait_done(self, update_id: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
         """Wait until the update was handled; False on timeout."""
         try:
             await asyncio.wait_for(self._event(update_id).wait(), timeout)
@@ -1375,9 +1395,17 @@ class UpdateTracker(BaseMiddleware):
 # --------------------------------------------------------------------------- bot runner
 
 
+class LocalAiohttpSession(AiohttpSession):
+    """AiohttpSession without the 250 ms SSL grace sleep on close (plain HTTP to 127.0.0.1)."""
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
 def make_bot(tg: FakeTelegram, parse_mode: str | None = "HTML") -> Bot:
     """A real aiogram Bot talking to the fake server."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(tg.api_base))
+    session = LocalAiohttpSession(api=TelegramAPIServer.from_base(tg.api_base))
     return Bot(tg.token, session=session, default=DefaultBotProperties(parse_mode=parse_mode))
 
 

@@ -6,7 +6,7 @@ import asyncio
 import html
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -29,16 +29,25 @@ from aiogram.types import (
     Message,
 )
 
-try:
-    from tests.fakeapi import FakeTelegram, UpdateTracker, make_bot, parse_telegram_html, running_bot
-except ImportError:  # tests/ is not a package and the rootdir is not on sys.path
-    from fakeapi import (  # type: ignore[no-redef]
-        FakeTelegram,
-        UpdateTracker,
-        make_bot,
-        parse_telegram_html,
-        running_bot,
-    )
+if TYPE_CHECKING:
+    from fakeapi import FakeTelegram, UpdateTracker, make_bot, parse_telegram_html, running_bot
+else:
+    try:
+        from tests.fakeapi import (
+            FakeTelegram,
+            UpdateTracker,
+            make_bot,
+            parse_telegram_html,
+            running_bot,
+        )
+    except ImportError:  # tests/ is not a package and the rootdir is not on sys.path
+        from fakeapi import (
+            FakeTelegram,
+            UpdateTracker,
+            make_bot,
+            parse_telegram_html,
+            running_bot,
+        )
 
 STAFF = -1001234567890
 
@@ -318,6 +327,8 @@ async def test_blocked_unknown_chat_and_deleted_topic(tg: FakeTelegram, bot: Bot
     await bot.send_message(1001, "hoi")
     with pytest.raises(TelegramBadRequest, match="chat not found"):
         await bot.send_message(555, "hoi")
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(1001, "re", reply_to_message_id=999)
 
     tg.add_supergroup(STAFF, "Staff", forum=True)
     topic = await bot.create_forum_topic(STAFF, "Ticket #7", icon_color=0xFF93B2)
@@ -446,7 +457,8 @@ async def test_http_envelope_auth_and_param_encodings(tg: FakeTelegram) -> None:
         markup = json.dumps({"inline_keyboard": [[{"text": "a", "callback_data": "b"}]]})
         async with http.post(f"{base}/sendMessage",
                              data={"chat_id": "1001", "text": "form", "reply_markup": markup}) as r:
-            assert (await r.json())["result"]["reply_markup"]["inline_keyboard"][0][0]["text"] == "a"
+            sent = (await r.json())["result"]
+            assert sent["reply_markup"]["inline_keyboard"][0][0]["text"] == "a"
         async with http.post(f"{base}/sendMessage",
                              json={"chat_id": 1001, "text": "<b>json</b>", "parse_mode": "HTML"}
                              ) as r:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -30,6 +31,10 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+class DatabaseError(Exception):
+    """The SQLite file cannot be opened or upgraded; said in one line."""
+
+
 class Database:
     """One aiosqlite connection in WAL mode; writes are serialised by a lock."""
 
@@ -39,14 +44,24 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str, *, upgrade_to: int | None = None) -> Database:
-        connection = await aiosqlite.connect(str(path), isolation_level=None)
-        connection.row_factory = aiosqlite.Row
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA foreign_keys=ON")
-        await connection.execute("PRAGMA busy_timeout=5000")
-        await connection.execute("PRAGMA synchronous=NORMAL")
+        folder = Path(path).parent
+        if str(path) != ":memory:" and not folder.is_dir():
+            raise DatabaseError(f"cannot open the database {path}: folder {folder} does not exist")
+        try:
+            connection = await aiosqlite.connect(str(path), isolation_level=None)
+        except (sqlite3.Error, OSError) as error:
+            raise DatabaseError(f"cannot open the database {path}: {error}") from None
         database = cls(connection)
-        await database.migrate(upgrade_to)
+        try:
+            connection.row_factory = aiosqlite.Row
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute("PRAGMA foreign_keys=ON")
+            await connection.execute("PRAGMA busy_timeout=5000")
+            await connection.execute("PRAGMA synchronous=NORMAL")
+            await database.migrate(upgrade_to)
+        except sqlite3.Error as error:
+            await connection.close()
+            raise DatabaseError(f"cannot use the database {path}: {error}") from None
         return database
 
     async def close(self) -> None:

@@ -1,0 +1,275 @@
+"""Dienst opzeggen: the cancellation guide of product.md §2.1, as one form.
+
+what to cancel → which domain/product → renewal date → the deadlines → transfer or let expire
+(domains) → the six client-panel steps (each with "lukt niet") → end of term or immediately
+(immediately confirmed twice) → reason (optional) → summary → "I'll do it in the panel" or
+"file a cancellation request" (a ticket). The reason and type are stored either way.
+
+The rules themselves live in `knowledge.deadlines` and `knowledge.dates`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from aiogram import Router
+from aiogram.types import Message
+
+from bot.conversation import Conversation
+from bot.forms import (
+    Form,
+    FormRun,
+    InvalidInput,
+    Option,
+    Outcome,
+    Step,
+    Values,
+    answered,
+    show_current,
+    start_form,
+)
+from bot.menu import MenuEntry
+from bot.services import Services
+from knowledge.dates import (
+    UNKNOWN,
+    DateInputError,
+    format_date,
+    month_starts,
+    parse_renewal_date,
+)
+from knowledge.deadlines import Rules, compute_deadlines
+from tickets.feedback import CancellationFeedback, FeedbackStore
+from tickets.models import Category, Priority
+
+NAME = "cancellation"
+UNKNOWN_DATE = "unknown"  # the stored answer for "weet ik niet"
+SERVICES = ("hosting", "domain", "both", "other")
+REASONS = ("price", "moving", "not_needed", "quality", "support", "business_stopped", "other")
+NO_REASON = "skipped"
+PANEL_STEPS = 6
+URGENT_DAYS = 7  # a request this close to the deadline gets priority "high"
+
+
+# --- answers: what customers type, checked ----------------------------------------------------
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
+
+
+def parse_domain(text: str) -> str:
+    """A domain name as customers type it ("www.Café.nl/", "https://voorbeeld.nl"), checked
+    with the IDNA codec; returned lower case, without scheme, path or "www.", in Unicode."""
+    name = unicodedata.normalize("NFC", text.strip()).lower()
+    name = re.sub(r"^[a-z][a-z0-9+.-]*://", "", name)
+    name = re.split(r"[/?#]", name, maxsplit=1)[0].rstrip(".")
+    name = name.replace("。", ".").replace("．", ".")
+    if name.startswith("www.") and name.count(".") >= 2:
+        name = name[4:]
+    if not name or any(char.isspace() for char in name) or "." not in name:
+        raise InvalidInput("domain")
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput("domain") from None
+    labels = ascii_name.split(".")
+    if (len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels)
+            or not _TLD.match(labels[-1])):
+        raise InvalidInput("domain")
+    return name
+
+
+def _domain_or_product(text: str, run: FormRun) -> str:
+    if run.values.get("service") == "other":
+        product = " ".join(text.split())
+        if not product:
+            raise InvalidInput("empty")
+        if len(product) > 100:
+            raise InvalidInput("too_long", limit=100)
+        return product
+    return parse_domain(text)
+
+
+def parse_renewal(text: str, run: FormRun) -> str:
+    """The renewal date as ISO text, or "unknown"; a clear problem when it cannot be."""
+    try:
+        parsed = parse_renewal_date(text, run.services.today())
+    except DateInputError as error:
+        raise InvalidInput(error.problem.value) from None
+    return UNKNOWN_DATE if parsed is UNKNOWN else parsed.isoformat()
+
+
+def renewal_options(run: FormRun) -> list[Option]:
+    """Quick picks: the next month-starts, and "weet ik niet"."""
+    picks = [
+        Option(day.isoformat(), "cancellation.renewal_pick",
+               context={"day": format_date(day, run.conv.lang)})
+        for day in month_starts(run.services.today(), 3)
+    ]
+    return [*picks, Option(UNKNOWN_DATE, "cancellation.renewal_unknown")]
+
+
+def rules_of(services: Services) -> Rules:
+    rules = services.config.rules
+    return Rules(notice_months=rules.notice_months,
+                 transfer_working_days=rules.transfer_working_days,
+                 timezone=rules.timezone, holiday_country=rules.holiday_country)
+
+
+def deadline_values(services: Services, renewal: Any) -> Values:
+    """The computed deadlines for a stored renewal answer (all None when it is unknown)."""
+    if not isinstance(renewal, str) or renewal == UNKNOWN_DATE:
+        return dict.fromkeys(("cancel_by", "transfer_start_by", "too_late", "transfer_too_late",
+                              "days_to_cancel"))
+    deadlines = compute_deadlines(date.fromisoformat(renewal), rules_of(services),
+                                  services.today())
+    return {
+        "cancel_by": deadlines.cancel_by.isoformat(),
+        "transfer_start_by": deadlines.transfer_start_by.isoformat(),
+        "too_late": deadlines.too_late,
+        "transfer_too_late": deadlines.transfer_too_late,
+        "days_to_cancel": deadlines.days_to_cancel,
+    }
+
+
+def _derive(run: FormRun) -> Values:
+    return deadline_values(run.services, run.values.get("renewal_date"))
+
+
+# --- "lukt niet" on a panel step -------------------------------------------------------------
+
+
+async def _stuck(run: FormRun) -> None:
+    """Help in place: how to reach the helpdesk, and the offer to file the request instead."""
+    data = await run.conv.state.get_data()
+    await run.conv.drop_buttons(data.get("message_id"))
+    run.values["panel_stuck"] = True
+    await show_current(run, notice=run.conv.t("cancellation/stuck", step=run.step))
+
+
+def _panel_options(run: FormRun) -> list[Option]:
+    options = [Option("stuck", "cancellation.stuck", action=_stuck)]
+    if run.values.get("panel_stuck"):
+        options.append(Option("skip", "cancellation.skip_panel", sets={"panel_skipped": True}))
+    return options
+
+
+def _panel_step(number: int) -> Step:
+    return Step(f"panel_{number}", "info", options=_panel_options,
+                when=lambda values: not values.get("panel_skipped"))
+
+
+def _is_domain(values: Values) -> bool:
+    return values.get("service") in ("domain", "both")
+
+
+# --- the form -----------------------------------------------------------------------------------
+
+
+def _choices(step: str, values: Sequence[str]) -> list[Option]:
+    return [Option(value, f"cancellation.{step}.{value}") for value in values]
+
+
+STEPS: tuple[Step, ...] = (
+    Step("service", "choice", options=_choices("service", SERVICES), columns=2),
+    Step("domain", "text", parse=_domain_or_product, max_length=300),
+    Step("renewal_date", "text", options=renewal_options, parse=parse_renewal, max_length=100,
+         resets=("deadlines",)),
+    Step("deadlines", "info"),
+    Step("transfer", "choice", options=_choices("transfer", ("move", "expire")),
+         when=_is_domain),
+    *(_panel_step(number) for number in range(1, PANEL_STEPS + 1)),
+    Step("cancellation_type", "choice",
+         options=_choices("cancellation_type", ("end_of_term", "immediate")),
+         resets=("confirm_immediate",)),
+    Step("confirm_immediate", "choice",
+         options=(Option("confirmed", "cancellation.confirm_immediate.confirmed"),
+                  Option("end_of_term", "cancellation.confirm_immediate.end_of_term",
+                         sets={"cancellation_type": "end_of_term"})),
+         when=lambda values: values.get("cancellation_type") == "immediate"),
+    Step("reason", "choice", options=[*_choices("reason", REASONS),
+                                      Option(NO_REASON, "cancellation.reason.skipped")],
+         columns=2),
+    Step("reason_text", "text", optional=True, max_length=1000,
+         when=lambda values: values.get("reason") != NO_REASON),
+)
+
+
+def _context(run: FormRun) -> dict[str, Any]:
+    return {"panel_steps": PANEL_STEPS, "unknown_date": UNKNOWN_DATE}
+
+
+def ticket_fields(values: Values) -> dict[str, Any]:
+    """The ticket's `fields` (product.md §5)."""
+    renewal = values.get("renewal_date")
+    reason = values.get("reason")
+    return {
+        "service": values["service"],
+        "domain": values["domain"],
+        "renewal_date": None if renewal in (None, UNKNOWN_DATE) else renewal,
+        "cancel_by": values.get("cancel_by"),
+        "transfer_start_by": values.get("transfer_start_by") if _is_domain(values) else None,
+        "too_late": values.get("too_late"),
+        "transfer": _is_domain(values) and values.get("transfer") == "move",
+        "cancellation_type": values["cancellation_type"],
+        "reason": None if reason in (None, NO_REASON) else reason,
+        "reason_text": values.get("reason_text") or None,
+        "panel_skipped": bool(values.get("panel_skipped")),
+    }
+
+
+async def _submit(run: FormRun, action: str) -> Outcome:
+    values = answered(run)
+    fields = ticket_fields(values)
+    ticket_id: int | None = None
+    outcome = Outcome("cancellation/done_panel")
+    if action == "request":
+        days = values.get("days_to_cancel")
+        urgent = fields["cancellation_type"] == "immediate" or (
+            isinstance(days, int) and 0 <= days <= URGENT_DAYS)
+        ticket, _created = await run.services.tickets.create(
+            category=Category.CANCELLATION,
+            customer=run.conv.customer(),
+            subject=f"Opzegging {fields['domain']}",
+            fields=fields,
+            priority=Priority.HIGH if urgent else Priority.NORMAL,
+            idempotency_key=f"{NAME}:{run.run_id}",
+        )
+        ticket_id = ticket.id
+        outcome = Outcome("cancellation/done_request", {"ticket": ticket.id})
+    await FeedbackStore(run.services.database).record(CancellationFeedback(
+        run_id=run.run_id, customer_id=run.conv.user.id, language=run.conv.lang,
+        service=fields["service"], cancellation_type=fields["cancellation_type"],
+        reason=fields["reason"], reason_text=fields["reason_text"],
+        route="request" if action == "request" else "panel", ticket_id=ticket_id,
+    ))
+    return outcome
+
+
+FORM = Form(
+    name=NAME,
+    steps=STEPS,
+    finish=(Option("panel", "cancellation.finish.panel"),
+            Option("request", "cancellation.finish.request")),
+    submit=_submit,
+    editable=("service", "domain", "renewal_date", "transfer", "cancellation_type", "reason",
+              "reason_text"),
+    derive=_derive,
+    context=_context,
+)
+FORMS = (FORM,)
+
+
+async def start(conv: Conversation, edit: Message | None, values: Values | None = None) -> None:
+    await start_form(FORM, conv, edit=edit, values=values)
+
+
+ENTRIES = (MenuEntry("cancel", 10, start, deep_links=("opzeggen", "cancel")),)
+
+
+def router() -> Router:
+    """The form mechanism handles every press and answer; nothing particular is left here."""
+    return Router(name=NAME)

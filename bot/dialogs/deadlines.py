@@ -1,0 +1,65 @@
+"""Opzegtermijn berekenen: product.md §2.2 as a short form.
+
+The rules (explained), a renewal date → the computed deadlines → "start de opzeghulp" (the
+cancellation guide, with the renewal date filled in) or back to the menu.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import Message
+
+from bot.conversation import Conversation
+from bot.dialogs import cancellation
+from bot.dialogs.start import show_menu
+from bot.forms import Form, FormRun, Option, Outcome, Step, Values, start_form
+from bot.menu import MenuEntry
+
+NAME = "deadlines"
+
+
+def _derive(run: FormRun) -> Values:
+    return cancellation.deadline_values(run.services, run.values.get("renewal_date"))
+
+
+async def _submit(run: FormRun, action: str) -> Outcome:
+    conv = run.conv
+    if action == "guide":
+        renewal = run.values.get("renewal_date")
+        known = isinstance(renewal, str) and renewal != cancellation.UNKNOWN_DATE
+        prefill = {"renewal_date": renewal} if known else None
+
+        async def open_guide(edit: Message | None) -> None:
+            await cancellation.start(conv, edit, prefill)
+
+        return Outcome("", then=open_guide)
+
+    async def open_menu(edit: Message | None) -> None:
+        await show_menu(conv, edit)
+
+    return Outcome("", then=open_menu)
+
+
+FORM = Form(
+    name=NAME,
+    steps=(Step("renewal_date", "text", options=cancellation.renewal_options,
+                parse=cancellation.parse_renewal, max_length=100),),
+    finish=(Option("guide", "deadlines.finish.guide"), Option("menu", "deadlines.finish.menu")),
+    submit=_submit,
+    editable=("renewal_date",),
+    derive=_derive,
+    context=lambda run: {"unknown_date": cancellation.UNKNOWN_DATE},
+)
+FORMS = (FORM,)
+
+
+async def start(conv: Conversation, edit: Message | None) -> None:
+    await start_form(FORM, conv, edit=edit)
+
+
+ENTRIES = (MenuEntry("deadlines", 20, start, deep_links=("opzegtermijn", "deadlines")),)
+
+
+def router() -> Router:
+    """The form mechanism handles every press and answer."""
+    return Router(name=NAME)

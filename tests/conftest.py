@@ -1,0 +1,108 @@
+"""Fixtures for end-to-end tests: the real Balie (build_app + run_polling, as `balie run`
+does) long-polling a fake Telegram Bot API server on 127.0.0.1, and customers who chat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build_app, run_polling
+from bot.config import Config
+from bot.services import Services
+from tests.client import TelegramUser
+from tests.fakeapi import FakeTelegram, UpdateTracker
+
+TOKEN = "4242:fake-token-for-tests-0123456789"
+STAFF_CHAT_ID = -1001234567890
+TODAY = date(2026, 11, 28)
+
+
+class Balie:
+    """The bot under test. `today` pins the date it believes it is; `restart()` stops it and
+    starts a fresh process-equivalent on the same SQLite file."""
+
+    def __init__(self, tg: FakeTelegram, database: Path) -> None:
+        self.tg = tg
+        self.database = database
+        self.tracker = UpdateTracker()
+        self.today = TODAY
+        self.app: App | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def config(self) -> Config:
+        return Config.model_validate({
+            "telegram": {"token": TOKEN, "api_base": self.tg.api_base,
+                         "staff_chat_id": STAFF_CHAT_ID, "polling_timeout": 1},
+            "storage": {"database": str(self.database)},
+        })
+
+    @property
+    def services(self) -> Services:
+        assert self.app is not None, "the bot is not running"
+        return self.app.services
+
+    async def start(self) -> None:
+        self.app = await build_app(self.config)
+        self.app.services.today = lambda: self.today  # type: ignore[method-assign]
+        self.tracker.install(self.app.dispatcher)
+        polls = len(self.tg.calls_to("getUpdates"))
+        self._task = asyncio.create_task(run_polling(self.app, handle_signals=False))
+        for _ in range(500):
+            if len(self.tg.calls_to("getUpdates")) > polls or self._task.done():
+                break
+            await asyncio.sleep(0.01)
+        if self._task.done():
+            self._task.result()
+
+    async def stop(self) -> None:
+        if self.app is None or self._task is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            await self.app.dispatcher.stop_polling()
+        await asyncio.wait_for(self._task, timeout=10)
+        self.app, self._task = None, None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    def user(self, user_id: int, first_name: str, language_code: str | None,
+             username: str | None = None) -> TelegramUser:
+        return self.tg.user(user_id, first_name, username=username,
+                            language_code=language_code, tracker=self.tracker,
+                            raise_handler_errors=True)
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(token=TOKEN) as fake:
+        fake.add_supergroup(STAFF_CHAT_ID, "Balie staff", forum=True)
+        yield fake
+
+
+@pytest.fixture
+async def balie(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[Balie]:
+    running = Balie(tg, tmp_path / "balie.sqlite3")
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+def anna(balie: Balie) -> TelegramUser:
+    """A Dutch customer."""
+    return balie.user(1001, "Anna", "nl", username="anna")
+
+
+@pytest.fixture
+def john(balie: Balie) -> TelegramUser:
+    """An English-speaking customer."""
+    return balie.user(1002, "John", "en-GB", username="john")

@@ -1,0 +1,575 @@
+"""The cancellation guide (product.md §2.1) end to end, plus its domain check and buttons.
+
+The bot believes it is 28 November 2026 (tests/conftest.py); a renewal on 15 March 2027 means
+"cancel by 15 February 2027" and "start a transfer by Monday 8 March 2027".
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot.dialogs import cancellation, deadlines
+from bot.forms import SUMMARY, Form, FormCb, FormRun, InvalidInput
+from bot.texts import LANGUAGES
+from tests.client import TelegramUser
+from tests.conftest import Balie
+from tickets.feedback import FeedbackStore
+from tickets.models import Category, Priority, Ticket
+
+PANEL_STEPS = 6
+
+
+# --- helpers: the customer's way through the guide ---------------------------------------------
+
+
+async def open_guide(user: TelegramUser, menu_label: str = "Dienst opzeggen") -> None:
+    await user.send("/start")
+    await user.press(menu_label)
+
+
+async def walk_panel(user: TelegramUser, next_label: str = "Volgende") -> None:
+    for number in range(1, PANEL_STEPS + 1):
+        assert f"({number}/{PANEL_STEPS})" in user.last_text()
+        await user.press(next_label)
+
+
+async def to_summary(
+    user: TelegramUser, *, service: str, domain: str, renewal: str,
+    transfer: str | None = None, immediate: bool = False, reason: str = "Prijs",
+    reason_text: str | None = "Te duur geworden",
+) -> None:
+    await open_guide(user)
+    await user.press(service)
+    await user.send(domain)
+    await user.send(renewal)
+    await user.press("Volgende")  # the deadlines
+    if transfer is not None:
+        await user.press(transfer)
+    await walk_panel(user)
+    if immediate:
+        await user.press("Per direct")
+        await user.press("Ja, verwijder alles")
+    else:
+        await user.press("Einde van de termijn")
+    await user.press(reason)
+    if reason_text is None:
+        await user.press("Overslaan")
+    else:
+        await user.send(reason_text)
+    assert "Overzicht van je opzegging" in user.last_text()
+
+
+async def tickets_of(balie: Balie) -> list[Ticket]:
+    return await balie.services.tickets.list()
+
+
+# --- the happy paths ---------------------------------------------------------------------------
+
+
+async def test_hosting_happy_path_files_a_cancellation_request(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(anna)
+    assert "Stap 1 van 14" in anna.last_text()
+    assert "Wat wil je opzeggen?" in anna.last_text()
+    await anna.press("Hostingpakket")
+    assert "Stap 2 van 14" in anna.last_text()
+    await anna.send("voorbeeld.nl")
+    assert "Stap 3 van 14" in anna.last_text()
+    assert "1 december 2026" in anna.buttons() and "Weet ik niet" in anna.buttons()
+    await anna.send("15 maart 2027")
+    text = anna.last_text()
+    assert "Stap 4 van 14" in text
+    assert "Opzeggen uiterlijk: 15 februari 2027 (nog 79 dagen)" in text
+    assert "verhuizing" not in text  # hosting only: no transfer deadline
+    await anna.press("Volgende")
+    assert "Stap 5 van 14" in anna.last_text()
+    assert "inloggen" in anna.last_text() and "Lukt niet" in anna.buttons()
+    await walk_panel(anna)
+    assert "Einde van de termijn (aangeraden)" in anna.last_text()
+    await anna.press("Einde van de termijn")
+    assert "geen voorwaarde" in anna.last_text()
+    await anna.press("Prijs")
+    await anna.send("Te duur geworden")
+    summary = anna.last_text()
+    assert "Stap 14 van 14" in summary
+    assert "voorbeeld.nl" in summary and "Opzeggen uiterlijk: 15 februari 2027" in summary
+    assert "einde van de termijn" in summary and "Te duur geworden" in summary
+    assert "✏️ Verlengdatum" in anna.buttons()
+
+    await anna.press("Dien opzegverzoek in")
+
+    [ticket] = await tickets_of(balie)
+    assert f"ticket #{ticket.id}" in anna.last_text()
+    assert "Mijn Domeinen" in anna.last_text()
+    assert ticket.category is Category.CANCELLATION
+    assert ticket.subject == "Opzegging voorbeeld.nl"
+    assert ticket.priority is Priority.NORMAL
+    assert ticket.customer.telegram_id == anna.id and ticket.customer.language == "nl"
+    assert ticket.fields == {
+        "service": "hosting", "domain": "voorbeeld.nl", "renewal_date": "2027-03-15",
+        "cancel_by": "2027-02-15", "transfer_start_by": None, "too_late": False,
+        "transfer": False, "cancellation_type": "end_of_term", "reason": "price",
+        "reason_text": "Te duur geworden", "panel_skipped": False,
+    }
+    [feedback] = await FeedbackStore(balie.services.database).all()
+    assert (feedback.route, feedback.ticket_id, feedback.reason) == ("request", ticket.id, "price")
+
+
+async def test_domain_with_transfer_done_in_the_panel_files_no_ticket(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(anna)
+    await anna.press("Domeinnaam")
+    await anna.send("www.Café.nl")
+    assert "café.nl" in anna.last_text()
+    await anna.send("15-03-2027")
+    assert "Start de verhuizing uiterlijk 8 maart 2027" in anna.last_text()
+    await anna.press("Volgende")
+    assert "Stap 5 van 15" in anna.last_text()
+    assert "uiterlijk 8 maart 2027" in anna.last_text()
+    await anna.press("Verhuizen naar andere provider")
+    await walk_panel(anna)
+    await anna.press("Einde van de termijn")
+    await anna.press("Overstap naar andere provider")
+    await anna.press("Overslaan")
+    summary = anna.last_text()
+    assert "verhuizen naar een andere provider, starten uiterlijk 8 maart 2027" in summary
+
+    await anna.press("Ik doe het zelf in het klantenpanel")
+
+    assert "Mijn Domeinen" in anna.last_text() and "verlenging" in anna.last_text()
+    assert await tickets_of(balie) == []
+    [feedback] = await FeedbackStore(balie.services.database).all()
+    assert feedback.route == "panel" and feedback.ticket_id is None
+    assert (feedback.service, feedback.reason, feedback.reason_text) == ("domain", "moving", None)
+    assert feedback.cancellation_type == "end_of_term"
+
+
+async def test_both_hosting_and_domain_let_expire(anna: TelegramUser, balie: Balie) -> None:
+    await to_summary(anna, service="Hosting én domein", domain="https://voorbeeld.nl/",
+                     renewal="2027-03-15", transfer="Laten verlopen", reason="Niet meer nodig",
+                     reason_text=None)
+    assert "laten verlopen" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["service"] == "both" and ticket.fields["domain"] == "voorbeeld.nl"
+    assert ticket.fields["transfer"] is False
+    assert ticket.fields["transfer_start_by"] == "2027-03-08"
+    assert ticket.fields["reason"] == "not_needed" and ticket.fields["reason_text"] is None
+
+
+async def test_other_product_takes_a_product_name(anna: TelegramUser, balie: Balie) -> None:
+    await open_guide(anna)
+    await anna.press("Ander product")
+    assert "Om welk product gaat het?" in anna.last_text()
+    await anna.send("SSL-certificaat <Premium>")
+    assert "SSL-certificaat &lt;Premium&gt;" in anna.last_html()
+    await anna.press("Weet ik niet")
+    await anna.press("Volgende")
+    await walk_panel(anna)
+    await anna.press("Einde van de termijn")
+    await anna.press("Zeg ik liever niet")
+    assert "Product: SSL-certificaat <Premium>" in anna.last_text()
+    assert "Toelichting" not in " ".join(anna.buttons())  # no reason given: nothing to add
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["service"] == "other"
+    assert ticket.fields["domain"] == "SSL-certificaat <Premium>"
+    assert ticket.fields["reason"] is None and ticket.fields["renewal_date"] is None
+
+
+# --- the deadlines ------------------------------------------------------------------------------
+
+
+async def test_too_late_for_this_period_explains_the_invoice(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(anna)
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    await anna.send("10 december 2026")
+    text = anna.last_text()
+    assert "Voor deze periode is het te laat" in text
+    assert "kon tot en met 10 november 2026" in text
+    assert "moet betaald worden" in text
+    await anna.press("Volgende")
+    await walk_panel(anna)
+    await anna.press("Einde van de termijn")
+    await anna.press("Prijs")
+    await anna.press("Overslaan")
+    assert "te laat voor deze periode" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    assert "moet nog betaald worden" in anna.last_text()
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["too_late"] is True and ticket.fields["cancel_by"] == "2026-11-10"
+
+
+async def test_deadline_close_by_gets_priority_high(anna: TelegramUser, balie: Balie) -> None:
+    balie.today = date(2027, 2, 10)
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl", renewal="15-03-2027")
+    assert "Opzeggen uiterlijk: 15 februari 2027" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.priority is Priority.HIGH
+
+
+async def test_unknown_renewal_date_explains_where_to_find_it(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(anna)
+    await anna.press("Domeinnaam")
+    await anna.send("voorbeeld.nl")
+    await anna.send("weet ik niet")
+    text = anna.last_text()
+    assert "laatste factuur" in text and "klantenpanel" in text
+    assert "uiterlijk" not in text  # nothing computed from a guess
+    await anna.press("Volgende")
+    assert "Start uiterlijk" not in anna.last_text()
+    await anna.press("Laten verlopen")
+    await walk_panel(anna)
+    await anna.press("Einde van de termijn")
+    await anna.press("Prijs")
+    await anna.press("Overslaan")
+    assert "Verlengdatum: onbekend" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["renewal_date"] is None and ticket.fields["cancel_by"] is None
+
+
+# --- immediately or end of term -----------------------------------------------------------------
+
+
+async def test_immediately_after_the_second_confirmation(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl", renewal="15-03-2027")
+    await anna.press("✏️ Wanneer")
+    await anna.press("Per direct")
+    text = anna.last_text()
+    assert "Weet je het zeker?" in text and "niet meer worden teruggezet" in text
+    assert "back-up" in text
+    await anna.press("Ja, verwijder alles: ik heb een back-up")
+    assert "per direct" in anna.last_text() and "back-up" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["cancellation_type"] == "immediate"
+    assert ticket.priority is Priority.HIGH
+
+
+async def test_immediately_declined_at_the_confirmation_is_end_of_term(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(anna)
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    await anna.press("1 februari 2027")
+    await anna.press("Volgende")
+    await walk_panel(anna)
+    assert "Stap 11 van 14" in anna.last_text()
+    await anna.press("Per direct")
+    assert "Stap 12 van 15" in anna.last_text()  # the confirmation is a step of its own
+    await anna.press("Nee, toch einde van de termijn")
+    assert "Stap 12 van 14" in anna.last_text()  # straight on to the reason
+    await anna.press("Prijs")
+    await anna.press("Overslaan")
+    assert "Wanneer: einde van de termijn" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["cancellation_type"] == "end_of_term"
+    assert ticket.fields["renewal_date"] == "2027-02-01"
+
+
+# --- moving around --------------------------------------------------------------------------------
+
+
+async def test_back_navigation_keeps_the_answers(anna: TelegramUser, balie: Balie) -> None:
+    await open_guide(anna)
+    assert "Terug" not in " ".join(anna.buttons())  # nothing to go back to at the first step
+    await anna.press("Domeinnaam")
+    await anna.send("voorbeeld.nl")
+    await anna.press("Terug")
+    assert "Om welke domeinnaam gaat het?" in anna.last_text()
+    await anna.press("Terug")
+    assert "Wat wil je opzeggen?" in anna.last_text()
+    await anna.press("Hostingpakket")  # changes the answer: no transfer question any more
+    await anna.send("voorbeeld.nl")
+    await anna.send("15-03-2027")
+    await anna.press("Volgende")
+    assert "(1/6)" in anna.last_text()
+    await anna.press("Volgende")
+    await anna.press("Terug")
+    assert "(1/6)" in anna.last_text()
+    await anna.press("Terug")
+    assert "Je deadlines" in anna.last_text()
+    await anna.press("Volgende")
+    await walk_panel(anna)
+    await anna.press("Per direct")
+    await anna.press("Nee, toch einde van de termijn")
+    await anna.press("Terug")  # the confirmation no longer applies: back to the choice
+    assert "Wanneer moet de opzegging ingaan?" in anna.last_text()
+    assert await tickets_of(balie) == []
+
+
+async def test_editing_the_renewal_date_from_the_summary_shows_new_deadlines(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl", renewal="15-03-2027")
+    await anna.press("✏️ Verlengdatum")
+    await anna.send("1 april 2027")
+    assert "Opzeggen uiterlijk: 1 maart 2027" in anna.last_text()  # the deadlines again
+    await anna.press("Volgende")
+    assert "Overzicht van je opzegging" in anna.last_text()  # not the six panel steps again
+    assert "Verlengdatum: 1 april 2027" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["renewal_date"] == "2027-04-01"
+    assert ticket.fields["cancel_by"] == "2027-03-01"
+
+
+async def test_stop_midway_files_nothing(anna: TelegramUser, balie: Balie) -> None:
+    await open_guide(anna)
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    await anna.send("/stop")
+    assert "Er is niets verstuurd" in anna.last_text()
+    await anna.send("15-03-2027")  # no longer in the dialog: not taken as a date
+    assert await tickets_of(balie) == []
+    assert await FeedbackStore(balie.services.database).all() == []
+
+
+async def test_stop_button_files_nothing(anna: TelegramUser, balie: Balie) -> None:
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl", renewal="15-03-2027")
+    await anna.press("Stop")
+    assert "Er is niets verstuurd" in anna.last_text()
+    assert await tickets_of(balie) == []
+
+
+async def test_stuck_in_the_panel_offers_help_and_a_request(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(anna)
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    await anna.send("15-03-2027")
+    await anna.press("Volgende")
+    await anna.press("Volgende")
+    assert "(2/6)" in anna.last_text()
+    await anna.press("Lukt niet")
+    text = anna.last_text()
+    assert "Lukt het niet?" in text and balie.services.config.provider.email in text
+    assert "(2/6)" in text  # the step is still here: nothing is lost
+    assert "Sla over: dien het verzoek via mij in" in anna.buttons()
+    await anna.press("Sla over: dien het verzoek via mij in")
+    assert "Wanneer moet de opzegging ingaan?" in anna.last_text()
+    await anna.press("Einde van de termijn")
+    await anna.press("Support en service")
+    await anna.send("Kan niet inloggen")
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["panel_skipped"] is True
+    assert ticket.fields["reason"] == "support"
+
+
+async def test_free_text_at_a_button_step_shows_the_step_again(anna: TelegramUser) -> None:
+    await open_guide(anna)
+    await anna.send("hallo?")
+    assert "Wat wil je opzeggen?" in anna.last_text()
+    await anna.send_sticker()
+    assert "Wat wil je opzeggen?" in anna.last_text()
+    await anna.press("Hostingpakket")
+    assert "Om welke domeinnaam" not in anna.last_text()  # hosting asks for its domain
+    assert "Bij welke domeinnaam hoort het hostingpakket?" in anna.last_text()
+
+
+async def test_stale_button_is_handled_gracefully(anna: TelegramUser, balie: Balie) -> None:
+    await open_guide(anna)
+    first = anna.last_message().message_id
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")  # the answer arrives as a new message
+    await anna.press_data(FormCb(form="cancellation", step="service", action="pick",
+                                 value="domain").pack(), message_id=first)
+    assert "Deze knop hoort bij een eerder bericht" in " ".join(
+        answer or "" for answer in anna.callback_answers())
+    assert "Wanneer begint de volgende contractperiode" in anna.last_text()
+    await anna.press_data("f:cancellation:renewal_date:pick:not-a-date")  # forged
+    assert "Wanneer begint de volgende contractperiode" in anna.last_text()
+    await anna.press_data("f:nonsense")
+    assert "Wanneer begint de volgende contractperiode" in anna.last_text()
+    assert await tickets_of(balie) == []
+
+
+async def test_deep_link_opens_the_guide(anna: TelegramUser) -> None:
+    await anna.send("/start opzeggen")
+    assert "Stap 1 van 14" in anna.last_text() and "Wat wil je opzeggen?" in anna.last_text()
+
+
+# --- bad input --------------------------------------------------------------------------------------
+
+
+async def test_invalid_domains_and_dates_are_asked_again(anna: TelegramUser) -> None:
+    await open_guide(anna)
+    await anna.press("Domeinnaam")
+    for bad in ("hallo wereld", "voorbeeld", "-voorbeeld.nl", "voor_beeld.nl", "x" * 400):
+        await anna.send(bad)
+        assert "Om welke domeinnaam gaat het?" in anna.last_text(), bad
+        assert "Stap 2 van" in anna.last_text()
+    assert "geen geldige domeinnaam" in anna.texts()[-2] or "geen geldige" in anna.last_text() \
+        or "te lang" in anna.last_text()
+    await anna.send("hallo wereld")
+    assert "geen geldige domeinnaam" in anna.last_text()
+    await anna.send("voorbeeld.nl")
+    for bad, problem in (("31-02-2027", "bestaat niet"), ("1 januari 2020", "in het verleden"),
+                         ("morgen", "kan ik niet lezen"), ("1-1-2040", "ver weg"),
+                         ("<b>15</b> maart", "kan ik niet lezen")):
+        await anna.send(bad)
+        assert problem in anna.last_text(), bad
+        assert "Wanneer begint de volgende contractperiode" in anna.last_text()
+    await anna.send("15/3/27")
+    assert "15 februari 2027" in anna.last_text()
+
+
+# --- robustness ---------------------------------------------------------------------------------
+
+
+async def test_restart_mid_dialog_carries_on(anna: TelegramUser, balie: Balie) -> None:
+    await open_guide(anna)
+    await anna.press("Domeinnaam")
+    await anna.send("voorbeeld.nl")
+    await anna.send("15-03-2027")
+    await anna.press("Volgende")
+    await anna.press("Laten verlopen")
+    await anna.press("Volgende")
+    assert "(2/6)" in anna.last_text()
+
+    await balie.restart()
+
+    await anna.press("Volgende")
+    assert "(3/6)" in anna.last_text() and "voorbeeld.nl" in anna.last_text()
+    for _ in range(4):
+        await anna.press("Volgende")
+    await anna.press("Einde van de termijn")
+    await anna.press("Prijs")
+    await anna.press("Overslaan")
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["domain"] == "voorbeeld.nl" and ticket.fields["transfer"] is False
+
+
+async def test_double_confirmation_files_one_ticket(anna: TelegramUser, balie: Balie) -> None:
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl", renewal="15-03-2027")
+    summary = anna.last_message()
+    data = next(data for label, data in (b for row in summary.buttons for b in row)
+                if label.endswith("Dien opzegverzoek in"))
+    assert data is not None
+    await anna.press_data(data, message_id=summary.message_id)
+    await anna.press_data(data, message_id=summary.message_id)
+    tickets = await tickets_of(balie)
+    assert len(tickets) == 1
+    assert sum(f"ticket #{tickets[0].id}" in text for text in anna.texts()) == 1
+    assert len(await FeedbackStore(balie.services.database).all()) == 1
+
+
+async def test_english_customer_files_a_request(john: TelegramUser, balie: Balie) -> None:
+    await john.send("/start")
+    await john.press("Cancel a service")
+    assert "Step 1 of 14" in john.last_text()
+    assert "What would you like to cancel?" in john.last_text()
+    await john.press("Domain name")
+    await john.send("example.com")
+    assert "December 1, 2026" in john.buttons()
+    await john.send("15 March 2027")
+    text = john.last_text()
+    assert "Cancel by: February 15, 2027 (79 days left)" in text
+    assert "Start the transfer by March 8, 2027" in text
+    await john.press("Next")
+    await john.press("Transfer to another provider")
+    for _ in range(PANEL_STEPS):
+        await john.press("Next")
+    await john.press("End of term")
+    assert "not a condition" in john.last_text()
+    await john.press("Price")
+    await john.press("Skip")
+    assert "Summary of your cancellation" in john.last_text()
+    await john.press("File a cancellation request")
+    [ticket] = await tickets_of(balie)
+    assert f"ticket #{ticket.id}" in john.last_text() and "Mijn Domeinen" in john.last_text()
+    assert ticket.customer.language == "en"
+    assert ticket.fields["transfer"] is True and ticket.fields["domain"] == "example.com"
+    assert ticket.fields["renewal_date"] == "2027-03-15"
+
+
+# --- Telegram-free pieces -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "domain"), [
+    ("voorbeeld.nl", "voorbeeld.nl"),
+    ("  Voorbeeld.NL ", "voorbeeld.nl"),
+    ("www.café.nl", "café.nl"),
+    ("https://www.voorbeeld.nl/contact?x=1", "voorbeeld.nl"),
+    ("voorbeeld.nl.", "voorbeeld.nl"),
+    ("www.nl", "www.nl"),
+    ("shop.voorbeeld.co.uk", "shop.voorbeeld.co.uk"),
+    ("xn--caf-dma.nl", "xn--caf-dma.nl"),
+    ("bücher.de", "bücher.de"),
+    ("пример.рф", "пример.рф"),
+])
+def test_domain_names_are_accepted(typed: str, domain: str) -> None:
+    assert cancellation.parse_domain(typed) == domain
+
+
+@pytest.mark.parametrize("typed", [
+    "", "hallo wereld", "voorbeeld", "voorbeeld.", ".nl", "-a.nl", "a-.nl", "voor_beeld.nl",
+    "a..nl", "voorbeeld.n1", "x" * 64 + ".nl", ("a" * 60 + ".") * 5 + "nl", "<b>x</b>.nl",
+    "voorbeeld.nl met spatie", "ex ample.com",
+])
+def test_domain_names_are_rejected(typed: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        cancellation.parse_domain(typed)
+    assert raised.value.problem == "domain"
+
+
+def _every_button(form: Form) -> list[str]:
+    """The callback data of every button the form can show, with the longest values."""
+    services = SimpleNamespace(today=lambda: date(2026, 11, 28))
+    packed: list[str] = []
+    for lang in LANGUAGES:
+        conv: Any = SimpleNamespace(lang=lang, services=services)
+        run = FormRun(form, conv, "", {"panel_stuck": True}, [], "0" * 12)
+        for step in form.steps:
+            run.step = step.name
+            values = [option.value for option in step.options_for(run)]
+            for action, value in [("pick", v) for v in values] + [
+                    ("next", ""), ("back", ""), ("stop", "")]:
+                packed.append(FormCb(form=form.name, step=step.name, action=action,  # type: ignore[arg-type]
+                                     value=value).pack())
+        for name in form.editable:
+            packed.append(FormCb(form=form.name, step=SUMMARY, action="edit", value=name).pack())
+        for option in form.finish:
+            packed.append(FormCb(form=form.name, step=SUMMARY, action="done",
+                                 value=option.value).pack())
+    return packed
+
+
+@pytest.mark.parametrize("form", [cancellation.FORM, deadlines.FORM], ids=lambda f: f.name)
+def test_every_button_fits_telegrams_64_bytes(form: Form) -> None:
+    packed = _every_button(form)
+    assert len(packed) > 10
+    too_long = [data for data in packed if len(data.encode()) > 64]
+    assert too_long == []
+
+
+def test_ticket_fields_follow_the_contract() -> None:
+    fields = cancellation.ticket_fields({
+        "service": "domain", "domain": "voorbeeld.nl", "renewal_date": "unknown",
+        "transfer": "move", "cancellation_type": "end_of_term", "reason": "skipped",
+        "reason_text": None,
+    })
+    assert {"service", "domain", "renewal_date", "cancel_by", "transfer", "cancellation_type",
+            "reason", "reason_text"} <= set(fields)
+    assert fields["renewal_date"] is None and fields["transfer"] is True
+    assert fields["reason"] is None

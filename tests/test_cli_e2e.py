@@ -1,0 +1,155 @@
+"""The installed command as an operator and a newcomer use it: `balie run` against a fake
+Bot API server (as a real process, stopped with SIGTERM) and `balie console` over stdin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TOKEN
+from tests.fakeapi import FakeTelegram
+
+
+def balie_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bot", *args]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BALIE_")}
+    env.update(extra)
+    return env
+
+
+async def test_balie_run_answers_start_and_stops_cleanly(tmp_path: Path) -> None:
+    async with FakeTelegram(token=TOKEN) as tg:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[telegram]\napi_base = "{tg.api_base}"\npolling_timeout = 1\n'
+            f'[storage]\ndatabase = "{tmp_path / "balie.sqlite3"}"\n', encoding="utf-8")
+        process = await asyncio.create_subprocess_exec(
+            *balie_command("run", "--config", str(config)), cwd=tmp_path,
+            env=clean_env(BALIE_TELEGRAM_TOKEN=TOKEN),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            anna = tg.user(1001, "Anna", language_code="nl", timeout=60)
+            await anna.send("/start")
+            for _ in range(600):
+                if anna.texts():
+                    break
+                await asyncio.sleep(0.05)
+            assert "Hoi Anna" in anna.last_text()
+            assert anna.buttons()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "Balie stopped" in log
+    assert TOKEN not in log and TOKEN.split(":")[1] not in log
+
+
+async def test_balie_run_with_a_refused_token_says_so(tmp_path: Path) -> None:
+    async with FakeTelegram(token=TOKEN) as tg:
+        wrong = "1111:this-token-is-not-known-to-the-fake"
+        config = tmp_path / "config.toml"
+        config.write_text(f'[telegram]\napi_base = "{tg.api_base}"\n', encoding="utf-8")
+        process = await asyncio.create_subprocess_exec(
+            *balie_command("run"), cwd=tmp_path, env=clean_env(BALIE_TELEGRAM_TOKEN=wrong),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 1
+    assert "refused the token" in stderr.decode()
+    assert wrong not in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+
+
+def run_console(tmp_path: Path, typed: str) -> str:
+    result = subprocess.run(
+        balie_command("console"), cwd=tmp_path, input=typed, capture_output=True, text=True,
+        timeout=120, env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_console_shows_menu_presses_numbers_and_answers_help(tmp_path: Path) -> None:
+    out = run_console(tmp_path, "/help\n/taal\n2\n")
+    assert "Hoi Console" in out
+    assert "[1] " in out
+    assert "/stop – stop waar je mee bezig bent" in out
+    assert "continue in English" in out
+    assert "<b>" not in out and "&amp;" not in out
+    assert (tmp_path / "balie.sqlite3").exists()
+
+
+def test_console_remembers_language_between_runs(tmp_path: Path) -> None:
+    run_console(tmp_path, "/taal\n2\n")
+    assert "How can I help" in run_console(tmp_path, "/menu\n")
+
+
+def test_ask_json_contract(tmp_path: Path) -> None:
+    result = subprocess.run(
+        balie_command("ask", "--json", "hoe zeg ik mijn hosting op"), cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer == {"article": "opzeggen-hoe", "score": answer["score"], "band": "answer",
+                      "suggestions": []}
+    assert 0 <= answer["score"] <= 100
+
+
+def test_ask_batch_reads_stdin(tmp_path: Path) -> None:
+    result = subprocess.run(
+        balie_command("ask", "-"), cwd=tmp_path, input="hallo\nfactuur na opzeggen\n\n",
+        capture_output=True, text=True, timeout=60, env=clean_env(),
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2
+    assert lines[0]["band"] == "none" and lines[1]["article"] == "factuur-na-opzegging"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_tickets_list_and_show(tmp_path: Path, as_json: bool) -> None:
+    from tickets.database import Database
+    from tickets.models import Category, Customer
+    from tickets.store import TicketStore
+
+    async def seed() -> int:
+        database = await Database.open(tmp_path / "balie.sqlite3")
+        ticket, _ = await TicketStore(database).create(
+            category=Category.CANCELLATION, subject="Opzegging voorbeeld.nl",
+            customer=Customer(1001, "Anna", "anna", "nl", "anna@example.nl"),
+            fields={"service": "domain", "domain": "voorbeeld.nl"})
+        await database.close()
+        return ticket.id
+
+    ticket_id = asyncio.run(seed())
+    flag = ["--json"] if as_json else []
+    listed = subprocess.run(balie_command("tickets", "list", *flag), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, env=clean_env())
+    shown = subprocess.run(balie_command("tickets", "show", str(ticket_id), *flag),
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                           env=clean_env())
+    missing = subprocess.run(balie_command("tickets", "show", "999"), cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60, env=clean_env())
+    assert listed.returncode == shown.returncode == 0
+    assert missing.returncode == 1 and "no ticket #999" in missing.stderr
+    if as_json:
+        [row] = json.loads(listed.stdout)
+        assert row["customer"]["email"] == "anna@example.nl"
+        assert row["fields"]["domain"] == "voorbeeld.nl"
+        full = json.loads(shown.stdout)
+        assert full["events"][0]["action"] == "created" and full["messages"] == []
+    else:
+        assert "Opzegging voorbeeld.nl" in listed.stdout
+        assert "domain: voorbeeld.nl" in shown.stdout

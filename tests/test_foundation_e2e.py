@@ -1,0 +1,92 @@
+"""The foundation end to end: the real bot over HTTP against the fake Bot API."""
+
+from __future__ import annotations
+
+from tests.client import TelegramUser
+from tests.conftest import Balie
+from tests.fakeapi import FakeTelegram
+
+
+async def test_start_greets_and_shows_the_menu_in_dutch(anna: TelegramUser, tg: FakeTelegram) -> None:
+    await anna.send("/start")
+    assert "Hoi Anna" in anna.last_text()
+    assert "❓ Vraag stellen" in anna.buttons()
+
+
+async def test_english_customer_gets_english(john: TelegramUser) -> None:
+    await john.send("/start")
+    assert "Hi John" in john.last_text()
+    assert "❓ Ask a question" in john.buttons()
+
+
+async def test_commands_are_registered_per_language(balie: Balie, tg: FakeTelegram) -> None:
+    calls = tg.calls_to("setMyCommands")
+    by_language = {call.params.get("language_code"): call.params["commands"] for call in calls}
+    assert set(by_language) >= {None, "nl", "en"}
+    assert {c["command"] for c in by_language["nl"]} >= {"start", "menu", "help", "stop", "taal"}
+    assert by_language["nl"][0]["description"] != by_language["en"][0]["description"]
+
+
+async def test_help_and_unknown_command(anna: TelegramUser) -> None:
+    await anna.send("/help")
+    assert "/stop" in anna.last_text() and "/taal" in anna.last_text()
+    await anna.send("/doesnotexist")
+    assert "ken ik niet" in anna.last_text()
+
+
+async def test_language_switch_is_remembered_across_restart(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await anna.send("/taal")
+    await anna.press("English")
+    assert "continue in English" in anna.last_text()
+    await balie.restart()
+    await anna.send("/menu")
+    assert "How can I help you?" in anna.last_text()
+
+
+async def test_stop_without_dialog(anna: TelegramUser) -> None:
+    await anna.send("/stop")
+    assert "niets om te stoppen" in anna.last_text()
+
+
+async def test_sticker_gets_a_clear_answer(anna: TelegramUser) -> None:
+    await anna.send_sticker()
+    assert "alleen tekst" in anna.last_text()
+
+
+async def test_forged_button_data_is_refused_politely(anna: TelegramUser) -> None:
+    await anna.send("/start")
+    await anna.press_data("q:show:999999:opzeggen-hoe")
+    await anna.press_data("m:" + "x" * 40)
+    await anna.press_data("garbage")
+    assert anna.callback_answers()
+
+
+async def test_deep_link_opens_question_prompt(anna: TelegramUser) -> None:
+    await anna.send("/start vraag")
+    assert "eigen woorden" in anna.last_text()
+
+
+async def test_hostile_and_huge_text_is_answered(anna: TelegramUser, tg: FakeTelegram) -> None:
+    await anna.send("<b>hoi</b> & <script>alert(1)</script>")
+    await anna.send("x" * 10_000)
+    assert anna.last_text()
+    assert all(call.ok for call in tg.calls if call.method == "sendMessage")
+
+
+async def test_retry_after_429_delivers_the_message(anna: TelegramUser, tg: FakeTelegram) -> None:
+    tg.fail_next_flood("sendMessage", retry_after=1)
+    await anna.send("/help")
+    assert "/stop" in anna.last_text()
+    failed = [call for call in tg.calls_to("sendMessage") if not call.ok]
+    assert len(failed) == 1
+
+
+async def test_server_error_and_dropped_connection_are_retried(
+    anna: TelegramUser, tg: FakeTelegram
+) -> None:
+    tg.fail_next("sendMessage", status=502, description="Bad Gateway")
+    tg.drop_next("sendMessage")
+    await anna.send("/help")
+    assert "/stop" in anna.last_text()
