@@ -125,7 +125,8 @@ def tickets_list(config_path: Path | None, as_json: bool, status: tuple[str, ...
     if not found:
         click.echo("No tickets.")
         return
-    click.echo(f"{'#':>5}  {'status':<20} {'priority':<8} {'category':<24} {'customer':<20} subject")
+    click.echo(f"{'#':>5}  {'status':<20} {'priority':<8} {'category':<24} "
+               f"{'customer':<20} subject")
     for ticket in found:
         click.echo(f"{ticket.id:>5}  {ticket.status:<20} {ticket.priority:<8} "
                    f"{ticket.category:<24} {ticket.customer.name[:20]:<20} {ticket.subject}")

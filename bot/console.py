@@ -75,18 +75,18 @@ class ConsoleSession(BaseSession):
         if isinstance(method, GetMe):
             result = BOT_USER
         elif isinstance(method, SendMessage):
-            result = self._show(next(self._ids), method.text, method.reply_markup, edited=False)
+            result = self._show(next(self._ids), method.text, method.reply_markup)
         elif isinstance(method, EditMessageText):
-            result = self._show(int(method.message_id or 0), method.text, method.reply_markup,
-                                edited=True)
+            result = self._show(int(method.message_id or 0), method.text, method.reply_markup)
         elif isinstance(method, EditMessageReplyMarkup):
             self.buttons = [b for b in self.buttons if b[2] != method.message_id]
         elif isinstance(method, AnswerCallbackQuery):
             if method.text:
                 self.write(f"  ({method.text})\n")
-        return result  # type: ignore[no-any-return]
+        return result
 
-    def _show(self, message_id: int, text: str, markup: Any, *, edited: bool) -> Message:
+    def _show(self, message_id: int, text: str | None, markup: Any) -> Message:
+        text = text or ""
         keyboard = markup if isinstance(markup, InlineKeyboardMarkup) else None
         lines = ["", "─" * 60]
         lines.append(html_to_text(text))
@@ -118,7 +118,7 @@ class Console:
         """What the customer typed: a button number presses it, anything else is a message."""
         line = line.strip()
         if line.isdigit() and 1 <= int(line) <= len(self.session.buttons):
-            label, data, message_id = self.session.buttons[int(line) - 1]
+            _, data, message_id = self.session.buttons[int(line) - 1]
             await self._feed(Update(update_id=next(self._update_ids), callback_query=CallbackQuery(
                 id=str(next(self._update_ids)), from_user=CONSOLE_USER, chat_instance="console",
                 data=data, message=self.session.messages.get(message_id))))

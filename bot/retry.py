@@ -34,8 +34,8 @@ class RetryMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if isinstance(method, GetUpdates):
-            return await make_request(bot, method)
+        if isinstance(method, GetUpdates):  # the polling loop backs off by itself
+            return await make_request(bot, method)  # type: ignore[arg-type]
         for attempt in range(1, self.attempts + 1):
             try:
                 return await make_request(bot, method)

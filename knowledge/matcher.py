@@ -7,12 +7,17 @@ Pipeline for one question:
 2. Small talk (greetings, thanks, yes/no, bye) is recognised before matching and never gets an
    article.
 3. :func:`detect_language` (stop-word counts) unless the caller passes the language.
-4. The question, with stop words removed, is scored with rapidfuzz against the precomputed
-   question variants of *both* languages (customers mix); variants in the detected language get
-   a small bonus. An article's score is its best variant's score.
+4. The question, with stop words removed, is scored against the precomputed question variants
+   (and titles) of *both* languages (customers mix); variants in the detected language get a
+   small bonus. Pass 1 runs in C over all variants (token_sort_ratio on pre-sorted words) and
+   keeps the best ``rerank``; pass 2 scores those with the full blend
+   (token_sort_ratio/token_set_ratio/WRatio). An article's fuzzy score mixes its best variant
+   with the mean of its best three. A keyword component adds the IDF-weighted share of the
+   question's words the article uses (typos via rapidfuzz, a crude 5-letter stem otherwise;
+   words the knowledge base never uses count against every article).
 5. Bands: ``answer`` when the best score is high and clearly ahead of the best *different*
-   article, ``suggest`` when the score is middling or several articles are close, ``none``
-   otherwise.
+   article, ``suggest`` (2-3 ids, best first) when the score is middling or several articles
+   are close, ``none`` otherwise.
 
 The scorer blend and the thresholds in :class:`MatcherConfig` were chosen by measurement on
 ``knowledge/eval/tuning.tsv`` (see ``python -m knowledge.evaluate``).
@@ -172,9 +177,10 @@ def _smalltalk_of(norm: str) -> SmallTalk | None:
     if not kinds:
         return None
     # "ok bedankt" -> thanks; "ja, dank je" -> thanks; "hoi, bedankt" -> thanks.
-    for preferred in ("thanks", "bye", "no", "yes", "greeting"):
+    preference: tuple[SmallTalk, ...] = ("thanks", "bye", "no", "yes", "greeting")
+    for preferred in preference:
         if preferred in kinds:
-            return preferred  # type: ignore[return-value]
+            return preferred
     return kinds[0]  # pragma: no cover
 
 
@@ -219,23 +225,23 @@ class MatcherConfig:
 
     weights: tuple[tuple[str, float], ...] = (
         ("token_sort_ratio", 0.5),
-        ("WRatio", 0.4),
-        ("ratio", 0.2),
+        ("token_set_ratio", 0.3),
+        ("WRatio", 0.2),
     )
     remove_stop_words: bool = True
     lang_bonus: float = 2.0
     #: Share of the IDF-weighted keyword-overlap score in the final score (0 = fuzzy only).
-    keyword_weight: float = 0.4
+    keyword_weight: float = 0.2
     #: Share of the mean of an article's best three variants in its score (rest: the best one).
     agg_top3: float = 0.3
     #: Minimum rapidfuzz ratio for a query word to count as a (misspelt) vocabulary word.
     word_cutoff: float = 80.0
     answer_min: float = 78.0
     answer_margin: float = 6.0
-    suggest_min: float = 45.0
+    suggest_min: float = 50.0
     suggest_window: float = 12.0
     #: How many variants (best by token_sort_ratio) get the full, slower scorer blend.
-    rerank: int = 24
+    rerank: int = 16
     #: The stop-word-free query is cut to this many characters before fuzzy scoring (speed).
     max_query_chars: int = 80
 
@@ -302,8 +308,8 @@ class Matcher:
         self._sorted_texts = [" ".join(sorted(t.split())) for t in variants.texts]
         # Keyword component: which articles use each word, weighted by rarity (IDF).
         vocab: dict[str, set[int]] = {}
-        for text, idx in zip(variants.texts, variants.article_idx, strict=True):
-            for word in text.split():
+        for variant, idx in zip(variants.texts, variants.article_idx, strict=True):
+            for word in variant.split():
                 vocab.setdefault(word, set()).add(idx)
         n_articles = max(1, len(self._ids))
         self._vocab_articles = vocab
@@ -432,7 +438,7 @@ class Matcher:
             return Match(None, 0, "none", (), lang)
         best_id, best = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
-        score = int(round(best))
+        score = round(best)
         if best >= cfg.answer_min and best - second >= cfg.answer_margin:
             return Match(best_id, score, "answer", (), lang)
         if best >= cfg.suggest_min:

@@ -671,7 +671,7 @@ class FakeTelegram:
     def pending_updates(self) -> list[JSON]:
         return list(self._updates)
 
-    async def wait_fetched(self, update_id: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+    async def wait_fetched(self, update_id: int, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
         while update_id not in self._fetched:
             if time.monotonic() >= deadline:
@@ -679,7 +679,7 @@ class FakeTelegram:
             await asyncio.sleep(0.01)
         return True
 
-    async def wait_idle(self, quiet: float = 0.15, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+    async def wait_idle(self, quiet: float = 0.15, timeout: float = 5.0) -> bool:
         """Wait until no request (other than getUpdates) was in flight for ``quiet`` s."""
         deadline = time.monotonic() + timeout
         while True:
@@ -691,7 +691,7 @@ class FakeTelegram:
             await asyncio.sleep(0.02)
 
     async def wait_for_call(
-        self, method: str, count: int = 1, timeout: float = 5.0  # noqa: ASYNC109
+        self, method: str, count: int = 1, timeout: float = 5.0
     ) -> list[Call]:
         """Wait until ``method`` was called at least ``count`` times (e.g. getUpdates)."""
         deadline = time.monotonic() + timeout
@@ -1383,7 +1383,7 @@ class UpdateTracker(BaseMiddleware):
     def is_done(self, update_id: int) -> bool:
         return update_id in self.done
 
-    async def wait_done(self, update_id: int, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
+    async def wait_done(self, update_id: int, timeout: float = 5.0) -> bool:
         """Wait until the update was handled; False on timeout."""
         try:
             await asyncio.wait_for(self._event(update_id).wait(), timeout)

@@ -138,7 +138,7 @@ async def test_domain_with_transfer_done_in_the_panel_files_no_ticket(
     await anna.press("Overstap naar andere provider")
     await anna.press("Overslaan")
     summary = anna.last_text()
-    assert "verhuizen naar een andere provider, starten uiterlijk 8 maart 2027" in summary
+    assert "Verhuizen: ja, naar een andere provider, starten uiterlijk 8 maart 2027" in summary
 
     await anna.press("Ik doe het zelf in het klantenpanel")
 
@@ -154,7 +154,7 @@ async def test_both_hosting_and_domain_let_expire(anna: TelegramUser, balie: Bal
     await to_summary(anna, service="Hosting én domein", domain="https://voorbeeld.nl/",
                      renewal="2027-03-15", transfer="Laten verlopen", reason="Niet meer nodig",
                      reason_text=None)
-    assert "laten verlopen" in anna.last_text()
+    assert "Verhuizen: nee, de domeinnaam laten verlopen" in anna.last_text()
     await anna.press("Dien opzegverzoek in")
     [ticket] = await tickets_of(balie)
     assert ticket.fields["service"] == "both" and ticket.fields["domain"] == "voorbeeld.nl"
@@ -408,7 +408,7 @@ async def test_deep_link_opens_the_guide(anna: TelegramUser) -> None:
     assert "Stap 1 van 14" in anna.last_text() and "Wat wil je opzeggen?" in anna.last_text()
 
 
-# --- bad input --------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------------
 
 
 async def test_invalid_domains_and_dates_are_asked_again(anna: TelegramUser) -> None:

@@ -88,7 +88,9 @@ def test_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml", environ={})
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args], cwd=cwd, capture_output=True, text=True,
         timeout=60, env={"PATH": "/usr/bin:/bin", **(env or {})},

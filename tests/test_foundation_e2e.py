@@ -7,7 +7,7 @@ from tests.conftest import Balie
 from tests.fakeapi import FakeTelegram
 
 
-async def test_start_greets_and_shows_the_menu_in_dutch(anna: TelegramUser, tg: FakeTelegram) -> None:
+async def test_start_greets_and_shows_the_menu_in_dutch(anna: TelegramUser) -> None:
     await anna.send("/start")
     assert "Hoi Anna" in anna.last_text()
     assert "❓ Vraag stellen" in anna.buttons()

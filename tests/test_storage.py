@@ -95,7 +95,8 @@ async def test_all_key_fields_separate_rows(storage: SQLiteStorage) -> None:
     for number, key in enumerate(keys):
         assert await storage.get_state(key) == f"s{number}"
         assert await storage.get_data(key) == {"n": number}
-    rows = await storage.database.fetchall("SELECT thread_id, business_connection_id FROM fsm_state")
+    rows = await storage.database.fetchall(
+        "SELECT thread_id, business_connection_id FROM fsm_state")
     assert all(row[0] is not None and row[1] is not None for row in rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -101,9 +102,10 @@ class TicketStore:
         statuses: tuple[Status, ...] | None = None,
         customer_id: int | None = None,
         limit: int = 100,
-    ) -> list[Ticket]:
+    ) -> builtins.list[Ticket]:
         """Tickets by priority and age (oldest first) — the queue order."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str] = []
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             params.extend(str(status) for status in statuses)
@@ -180,7 +182,7 @@ class TicketStore:
         )
         return follow_up
 
-    async def messages(self, ticket_id: int) -> list[Message]:
+    async def messages(self, ticket_id: int) -> builtins.list[Message]:
         rows = await self.database.fetchall(
             "SELECT * FROM ticket_messages WHERE ticket_id = ? ORDER BY id", (ticket_id,)
         )
@@ -190,7 +192,7 @@ class TicketStore:
             for row in rows
         ]
 
-    async def events(self, ticket_id: int) -> list[Event]:
+    async def events(self, ticket_id: int) -> builtins.list[Event]:
         rows = await self.database.fetchall(
             "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id", (ticket_id,)
         )
@@ -209,7 +211,7 @@ class TicketStore:
         now = utcnow()
         async with self.database.transaction() as connection:
             await connection.execute(
-                f"UPDATE tickets SET {column} = ?, updated_at = ? WHERE id = ?",  # noqa: S608
+                f"UPDATE tickets SET {column} = ?, updated_at = ? WHERE id = ?",
                 (value, now, ticket_id),
             )
             await _event(connection, ticket_id, actor, column, {"from": old, "to": value}, now)

@@ -79,7 +79,9 @@ def router() -> Router:
         await show_menu(conv, message_of(query), intro="start/language_set")
 
     @start.callback_query(MenuCb.filter())
-    async def on_menu_entry(query: CallbackQuery, callback_data: MenuCb, conv: Conversation) -> None:
+    async def on_menu_entry(
+        query: CallbackQuery, callback_data: MenuCb, conv: Conversation
+    ) -> None:
         entry = _entry(conv, callback_data.key)
         await query.answer()
         await conv.state.clear()
