@@ -573,3 +573,15 @@ def test_ticket_fields_follow_the_contract() -> None:
             "reason", "reason_text"} <= set(fields)
     assert fields["renewal_date"] is None and fields["transfer"] is True
     assert fields["reason"] is None
+
+
+async def test_feedback_is_kept_once_per_run_for_statistics(balie: Balie) -> None:
+    from tickets.feedback import CancellationFeedback
+
+    store = FeedbackStore(balie.services.database)
+    first = CancellationFeedback("run1", 1, "nl", "hosting", "end_of_term", "price", None, "panel")
+    assert await store.record(first) is True
+    assert await store.record(first) is False  # the same run again
+    await store.record(CancellationFeedback("run2", 2, "en", "domain", "immediate", None, None,
+                                            "request"))
+    assert await store.reason_counts() == {"none": 1, "price": 1}
