@@ -92,8 +92,8 @@ class ProviderConfig(_Section):
 
 
 class RulesConfig(_Section):
-    notice_months: Annotated[int, Field(ge=0, le=24)] = 1
-    transfer_working_days: Annotated[int, Field(ge=0, le=60)] = 5
+    notice_months: Annotated[int, Field(ge=1, le=24)] = 1
+    transfer_working_days: Annotated[int, Field(ge=1, le=60)] = 5
     holiday_country: str = "NL"
     timezone: str = "Europe/Amsterdam"
     reopen_days: Annotated[int, Field(ge=0, le=365)] = 7
