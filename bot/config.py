@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import zoneinfo
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -44,6 +45,14 @@ def parse_hours(value: str) -> tuple[time, time] | None:
 
 class ConfigError(Exception):
     """A configuration problem, said in one line."""
+
+
+def _known_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"a time zone such as Europe/Amsterdam, got {name!r}") from None
+    return name
 
 
 class _Section(BaseModel):
@@ -98,6 +107,18 @@ class RulesConfig(_Section):
     timezone: str = "Europe/Amsterdam"
     reopen_days: Annotated[int, Field(ge=0, le=365)] = 7
 
+    _timezone = field_validator("timezone")(_known_timezone)
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, country: str) -> str:
+        import holidays
+
+        if country.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"a country code known to the holidays library, like NL, got "
+                             f"{country!r}")
+        return country.upper()
+
 
 class OfficeHoursConfig(_Section):
     """Opening hours per weekday as "HH:MM-HH:MM", or "" for closed."""
@@ -110,6 +131,8 @@ class OfficeHoursConfig(_Section):
     friday: str = "09:00-17:00"
     saturday: str = ""
     sunday: str = ""
+
+    _timezone = field_validator("timezone")(_known_timezone)
 
     @model_validator(mode="after")
     def _ranges_are_valid(self) -> OfficeHoursConfig:

@@ -62,6 +62,10 @@ def test_local_config_toml_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ("[office_hours]\nmonday = '9-5'\n", "monday"),
         ("[languages]\ndefault = 'de'\n", "[languages.default]"),
         ("[rules\n", "not valid TOML"),
+        ("[rules]\ntimezone = 'Mars/Olympus'\n", "[rules.timezone] expected a time zone"),
+        ("[office_hours]\ntimezone = 'Nowhere'\n", "[office_hours.timezone]"),
+        ("[rules]\nholiday_country = 'XX'\n", "[rules.holiday_country] expected a country"),
+        ("[rules]\nnotice_months = 0\n", "[rules.notice_months]"),
     ],
 )
 def test_bad_values_give_one_clear_line(tmp_path: Path, text: str, expected: str) -> None:
