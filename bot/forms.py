@@ -375,7 +375,7 @@ def router(registry: FormRegistry) -> Router:
             await _accept(run, step, text.strip(), edit=None)
             return
         answer = conv.services.answer_free_text
-        if answer is None or not await answer(conv, text):
+        if answer is None or not await answer(conv, text, in_dialog=True):
             await conv.say(conv.t("form/use_buttons"))
         await _show(run, edit=None)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Config
 from bot.texts import Texts
@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from bot.forms import FormRegistry
     from bot.menu import MenuEntry
 
-FreeTextAnswerer = Callable[["Conversation", str], Awaitable[bool]]
+class FreeTextAnswerer(Protocol):
+    """Answers a typed question; True when it said something worth saying. Inside a dialog
+    (`in_dialog`) it stays silent on small talk and unknown questions, so the dialog can
+    simply ask again."""
+
+    def __call__(
+        self, conv: Conversation, text: str, *, in_dialog: bool = False
+    ) -> Awaitable[bool]: ...
 
 
 @dataclass

@@ -140,3 +140,15 @@ async def test_two_quick_taps_on_submit_make_one_ticket(anna: TelegramUser, bali
     assert len(await balie.services.tickets.list()) == 1
     assert sum("ingediend" in text for text in anna.texts()) == 1
     assert any(answer and "eerder bericht" in answer for answer in anna.callback_answers())
+
+
+async def test_chatter_in_a_dialog_gets_pointed_to_the_buttons(anna: TelegramUser) -> None:
+    await anna.send("/start")
+    await anna.press("Dienst opzeggen")
+    for typed in ("ok", "asdfghjkl qwerty"):
+        before = len(anna.texts())
+        await anna.send(typed)
+        shown = anna.texts()[before:]
+        assert "Kies een van de knoppen" in shown[0]
+        assert "Wat wil je opzeggen?" in anna.last_text()
+        assert not any("geen goed antwoord" in text for text in shown)

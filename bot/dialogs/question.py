@@ -50,10 +50,15 @@ def _menu_row(conv: Conversation) -> list[list[Button]]:
     return [[(conv.t.label("question.menu"), MenuCb(key="menu").pack())]]
 
 
-async def answer_free_text(conv: Conversation, text: str) -> bool:
-    """Answer a typed question; always says something, so it always returns True."""
+async def answer_free_text(conv: Conversation, text: str, *, in_dialog: bool = False) -> bool:
+    """Answer a typed question. Outside a dialog it always says something (True); inside
+    one it answers only a real question (see `FreeTextAnswerer`)."""
     _, matcher, log = _parts(conv)
     match = matcher.match(text, conv.lang)
+    if in_dialog and (match.smalltalk is not None or match.band == "none"):
+        if match.smalltalk is None:
+            await log.record(conv.user.id, text, match)
+        return False
     if match.smalltalk is not None:
         await conv.say(conv.t(f"question/smalltalk_{match.smalltalk}"),
                        keyboard(_menu_row(conv)) if match.smalltalk == "greeting" else None)
