@@ -15,7 +15,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
-from bot import dialogs, forms, logs
+from bot import dialogs, errors, forms, logs
 from bot.config import Config
 from bot.conversation import ConversationMiddleware
 from bot.fsm import SQLiteStorage
@@ -95,6 +95,7 @@ def build_dispatcher(
     services.menu.sort(key=lambda entry: entry.order)
     dispatcher.include_router(forms.router(registry))
     dispatcher.include_router(dialogs.start.fallback_router())
+    dispatcher.include_router(errors.router())
     dispatcher.startup.register(_set_commands)
     return dispatcher
 

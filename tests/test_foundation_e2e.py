@@ -90,3 +90,25 @@ async def test_server_error_and_dropped_connection_are_retried(
     tg.drop_next("sendMessage")
     await anna.send("/help")
     assert "/stop" in anna.last_text()
+
+
+async def test_a_failing_update_gets_an_apology_not_silence(
+    anna: TelegramUser, tg: FakeTelegram, balie: Balie
+) -> None:
+    tg.fail_next("sendMessage", status=400, description="Bad Request: chat is being migrated")
+    await anna.send("/help")
+    assert "Er ging bij mij iets mis" in anna.last_text()
+    await anna.send("/help")
+    assert "/stop" in anna.last_text()
+
+
+async def test_a_customer_who_blocked_the_bot_breaks_nothing(
+    anna: TelegramUser, tg: FakeTelegram
+) -> None:
+    await anna.send("/start")
+    tg.block(anna.id)
+    await anna.send("/help")
+    tg.unblock(anna.id)
+    await anna.send("/help")
+    assert "/stop" in anna.last_text()
+    assert [call.status for call in tg.calls_to("sendMessage")].count(403) == 1
