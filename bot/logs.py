@@ -12,7 +12,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
 update_id: ContextVar[int | None] = ContextVar("update_id", default=None)
-_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{20,}")
 
 
 class ContextFilter(logging.Filter):

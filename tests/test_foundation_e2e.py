@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
+from bot import logs
 from tests.client import TelegramUser
-from tests.conftest import Balie
+from tests.conftest import TOKEN, Balie
 from tests.fakeapi import FakeTelegram
 
 
@@ -112,3 +117,28 @@ async def test_a_customer_who_blocked_the_bot_breaks_nothing(
     await anna.send("/help")
     assert "/stop" in anna.last_text()
     assert [call.status for call in tg.calls_to("sendMessage")].count(403) == 1
+
+
+async def test_logs_carry_no_token_and_no_customer_text(
+    anna: TelegramUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await anna.send("mijn wachtwoord is Geheim123 en mijn iban NL00BANK0123456789")
+    await anna.send("/start opzeggen")
+    await anna.press("Ander product")
+    await anna.send("Geheim product XYZ")
+    logged = caplog.text
+    assert "Geheim" not in logged and "NL00BANK" not in logged
+    assert TOKEN not in logged and TOKEN.split(":")[1] not in logged
+
+
+def test_log_filter_masks_tokens_and_adds_the_update_id() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "calling %s",
+                               (f"/bot{TOKEN}/getMe",), None)
+    token = logs.update_id.set(77)
+    try:
+        logs.ContextFilter().filter(record)
+    finally:
+        logs.update_id.reset(token)
+    assert TOKEN not in record.getMessage() and "<token>" in record.getMessage()
+    assert record.update == "update=77 "  # type: ignore[attr-defined]

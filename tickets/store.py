@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,8 @@ from tickets.models import (
     Ticket,
     check_transition,
 )
+
+log = logging.getLogger(__name__)
 
 _OPEN_ORDER = """
     CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
@@ -79,6 +82,7 @@ class TicketStore:
             ticket_id = int(cursor.lastrowid or 0)
             await _event(connection, ticket_id, actor, "created",
                          {"category": str(category), "priority": str(priority)}, now)
+        log.info("ticket=%d created: %s, priority %s", ticket_id, category, priority)
         return await self.get(ticket_id), True
 
     async def get(self, ticket_id: int, *, full: bool = False) -> Ticket:
@@ -147,6 +151,7 @@ class TicketStore:
             )
             await _event(connection, ticket_id, actor, "status",
                          {"from": str(ticket.status), "to": str(status)}, now)
+        log.info("ticket=%d status %s -> %s by %s", ticket_id, ticket.status, status, actor)
         return await self.get(ticket_id)
 
     async def set_priority(self, ticket_id: int, priority: Priority, *, actor: str) -> Ticket:

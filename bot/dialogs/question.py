@@ -53,17 +53,17 @@ def _menu_row(conv: Conversation) -> list[list[Button]]:
 async def answer_free_text(conv: Conversation, text: str, *, in_dialog: bool = False) -> bool:
     """Answer a typed question. Outside a dialog it always says something (True); inside
     one it answers only a real question (see `FreeTextAnswerer`)."""
-    _, matcher, log = _parts(conv)
+    _, matcher, question_log = _parts(conv)
     match = matcher.match(text, conv.lang)
     if in_dialog and (match.smalltalk is not None or match.band == "none"):
         if match.smalltalk is None:
-            await log.record(conv.user.id, text, match)
+            await question_log.record(conv.user.id, text, match)
         return False
     if match.smalltalk is not None:
         await conv.say(conv.t(f"question/smalltalk_{match.smalltalk}"),
                        keyboard(_menu_row(conv)) if match.smalltalk == "greeting" else None)
         return True
-    question_id = await log.record(conv.user.id, text, match)
+    question_id = await question_log.record(conv.user.id, text, match)
     if match.band == "answer" and match.article is not None:
         await _show_article(conv, match.article, question_id, edit=None)
     elif match.band == "suggest":
@@ -140,9 +140,9 @@ def router() -> Router:
 
     @questions.callback_query(QuestionCb.filter())
     async def on_press(query: CallbackQuery, callback_data: QuestionCb, conv: Conversation) -> None:
-        knowledge, matcher, log = _parts(conv)
+        knowledge, matcher, question_log = _parts(conv)
         # Ids in button data are checked against the customer's own records before use.
-        if await log.owner(callback_data.question) != conv.user.id or (
+        if await question_log.owner(callback_data.question) != conv.user.id or (
             callback_data.article and callback_data.article not in knowledge
         ):
             await query.answer(conv.t.label("form.stale"))
@@ -152,13 +152,13 @@ def router() -> Router:
             await query.answer()
             await _show_article(conv, callback_data.article, callback_data.question, edit=edit)
         elif callback_data.action == "helped":
-            await log.feedback(callback_data.question, "helped")
+            await question_log.feedback(callback_data.question, "helped")
             await query.answer(conv.t.label("question.thanks_for_feedback"))
             await conv.drop_buttons(edit.message_id if edit else None)
         elif callback_data.action == "nothelp":
-            await log.feedback(callback_data.question, "not_helped")
+            await question_log.feedback(callback_data.question, "not_helped")
             await query.answer()
-            asked = await log.text(callback_data.question) or ""
+            asked = await question_log.text(callback_data.question) or ""
             match = matcher.match(asked, conv.lang)
             others = tuple(a for a in (match.article, *match.suggestions)
                            if a and a != callback_data.article)
