@@ -316,7 +316,7 @@ def _answer(run: FormRun, step: Step, value: Any) -> None:
 def _invalid_text(run: FormRun, invalid: InvalidInput) -> str:
     t = run.conv.t
     specific = f"{run.form.name}/invalid_{invalid.problem}"
-    if specific in run.conv.services.texts.template_names(t.lang):
+    if run.conv.services.texts.has_template(t.lang, specific):
         return t(specific, **invalid.context)
     return t(f"form/invalid_{invalid.problem}", **invalid.context)
 

@@ -8,7 +8,7 @@ and are rendered without escaping.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -70,7 +70,12 @@ class Texts:
                         raise ValueError(f"{file}: label {key} is defined twice")
                     labels[key] = self._plain.from_string(text)
             self._labels[lang] = labels
-        self._strings: dict[str, Template] = {}
+        self._strings: dict[tuple[str, str], Template] = {}
+        self._names = {
+            lang: frozenset(name.removesuffix(".j2") for name in env.list_templates(
+                filter_func=lambda name: name.endswith(".j2")))
+            for lang, env in self._envs.items()
+        }
 
     def _environment(self, folder: Path, *, autoescape: bool) -> Environment:
         env = Environment(
@@ -85,30 +90,22 @@ class Texts:
         env.filters["date"] = date_filter
         return env
 
-    def register_filter(self, name: str, function: Callable[..., Any]) -> None:
-        for env in self._envs.values():
-            env.filters[name] = function
-
     def render(self, lang: str, template_name: str, /, **context: Any) -> str:
         template = self._envs[lang].get_template(f"{template_name}.j2")
         return template.render(lang=lang, **context).strip()
 
     def render_string(self, lang: str, source: str, **context: Any) -> str:
         """A template kept elsewhere (a knowledge-base answer), rendered like ours."""
-        template = self._strings.get(source)
+        template = self._strings.get((lang, source))
         if template is None:
-            template = self._strings[source] = self._envs[lang].from_string(source)
+            template = self._strings[lang, source] = self._envs[lang].from_string(source)
         return template.render(lang=lang, **context).strip()
 
     def label(self, lang: str, key: str, /, **context: Any) -> str:
         return self._labels[lang][key].render(lang=lang, **context).strip()
 
-    def has_label(self, lang: str, key: str) -> bool:
-        return key in self._labels[lang]
-
-    def template_names(self, lang: str) -> list[str]:
-        return sorted(name.removesuffix(".j2") for name in self._envs[lang].list_templates(
-            filter_func=lambda name: name.endswith(".j2")))
+    def has_template(self, lang: str, template_name: str) -> bool:
+        return template_name in self._names[lang]
 
     def label_keys(self, lang: str) -> list[str]:
         return sorted(self._labels[lang])
