@@ -32,8 +32,13 @@ TEMPLATE_FIELDS: frozenset[str] = frozenset(
         "provider.name",
         "provider.panel_url",
         "provider.website",
+        "provider.email",
+        "provider.tickets_url",
         "rules.notice_months",
         "rules.transfer_working_days",
+        # The follow-up actions the bot can offer right now (a set of ACTIONS), so a body
+        # promises only what exists: {% if "payment" in actions %}…{% endif %}
+        "actions",
     }
 )
 #: Telegram HTML tags an article body may contain.

@@ -16,6 +16,7 @@ from knowledge.kb import (
     Article,
     ArticleError,
     KnowledgeBase,
+    load_article,
     render_body,
     template_fields,
 )
@@ -42,10 +43,14 @@ SAMPLE_CONTEXT = {
         "name": "Voorbeeld & Zn",
         "panel_url": "https://panel.example.test/login?a=1&b=2",
         "website": "https://www.example.test",
+        "email": "help@example.test",
+        "tickets_url": "https://panel.example.test/tickets?x=1&y=2",
     },
     "rules": {"notice_months": 3, "transfer_working_days": 8},
+    "actions": {"cancellation", "deadlines", "payment", "accidental", "colleague", "ticket"},
 }
-SINGULAR_CONTEXT = {**SAMPLE_CONTEXT, "rules": {"notice_months": 1, "transfer_working_days": 5}}
+SINGULAR_CONTEXT = {**SAMPLE_CONTEXT, "rules": {"notice_months": 1, "transfer_working_days": 5},
+                    "actions": set()}
 
 ARTICLE_FILES = sorted(DEFAULT_FOLDER.glob("*.toml"))
 # A period written as a literal number: "1 maand", "2 months", "5 werkdagen", "5 working days".
@@ -179,3 +184,16 @@ def test_an_extra_article_is_picked_up(tmp_path: Path) -> None:
     text = GOOD.read_text(encoding="utf-8").replace('id = "contact"', 'id = "backup-maken"')
     (folder / "backup-maken.toml").write_text(text, encoding="utf-8")
     assert "backup-maken" in KnowledgeBase.load(folder).articles
+
+
+PROMISES = re.compile(r"\b(ik kan|laat mij|i can|let me)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", ARTICLE_FILES, ids=lambda p: p.stem)
+def test_an_answer_promises_only_actions_that_exist(path: Path) -> None:
+    """Without any follow-up dialog available, no article offers to do something for the
+    customer; every article still tells how to reach a person or what to do."""
+    article = load_article(path)
+    for lang in ("nl", "en"):
+        rendered = render_body(article.text(lang).body, SINGULAR_CONTEXT)
+        assert not PROMISES.search(rendered), f"{path.stem} [{lang}]: {rendered}"

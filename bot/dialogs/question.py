@@ -81,7 +81,7 @@ async def _show_article(
     if article is None:
         return
     text = article.text(conv.lang)
-    body = conv.t.string(text.body)
+    body = conv.t.string(text.body, actions=_available_actions(conv))
     rows: list[list[Button]] = []
     follow_up = _follow_up(conv, article)
     if follow_up is not None:
@@ -94,6 +94,12 @@ async def _show_article(
     ])
     await conv.show(conv.t("question/answer", title=text.title, body=body), keyboard(rows),
                     edit=edit)
+
+
+def _available_actions(conv: Conversation) -> frozenset[str]:
+    """The article actions whose dialog exists, so an answer promises only what it can do."""
+    keys = {entry.key for entry in conv.services.menu}
+    return frozenset(action for action, key in ACTIONS.items() if key in keys)
 
 
 def _follow_up(conv: Conversation, article: Article) -> Button | None:
