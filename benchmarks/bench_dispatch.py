@@ -74,6 +74,7 @@ CANCEL_RUN: tuple[tuple[str, str], ...] = (
     ("press", "Einde van de termijn"),
     ("press", "Prijs"),
     ("send", "Te duur geworden"),
+    ("press", "Overslaan"),
     ("press", "Dien opzegverzoek in"),
 )
 

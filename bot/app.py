@@ -12,13 +12,12 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
 from bot import dialogs, errors, forms, logs
 from bot.config import Config
 from bot.conversation import ConversationMiddleware
-from bot.fsm import SQLiteStorage
+from bot.fsm import CustomerIsolation, SQLiteStorage
 from bot.retry import RetryMiddleware
 from bot.services import Services
 from bot.texts import LANGUAGES, Texts
@@ -59,7 +58,7 @@ async def build_app(config: Config, *, session: BaseSession | None = None) -> Ap
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
     bot.session.middleware(RetryMiddleware())
-    dispatcher = build_dispatcher(services, SQLiteStorage(database), SimpleEventIsolation())
+    dispatcher = build_dispatcher(services, SQLiteStorage(database), CustomerIsolation())
     return App(config, bot, dispatcher, services)
 
 

@@ -172,13 +172,24 @@ def tickets_show(ticket_id: int, config_path: Path | None, as_json: bool) -> Non
 
 
 def _with_store(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:
-    from tickets.database import Database
     from tickets.store import TicketStore
+
+    return _with_database(config, lambda database: use(TicketStore(database)))
+
+
+def _with_database(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `use` on the existing database (an operator command never creates one)."""
+    from tickets.database import Database
+
+    if not config.storage.database.is_file():
+        click.echo(f"balie: no database at {config.storage.database} (wrong folder, or "
+                   "[storage] database in the config?)", err=True)
+        sys.exit(2)
 
     async def go() -> T:
         database = await Database.open(config.storage.database)
         try:
-            return await use(TicketStore(database))
+            return await use(database)
         finally:
             await database.close()
 
@@ -199,10 +210,9 @@ def ask(config_path: Path | None, lang: str | None, as_json: bool, question: str
     _config(config_path)  # validated, so a broken config is reported here too
     matcher = Matcher(KnowledgeBase.load())
     if question == "-":
-        for line in sys.stdin:
-            if line.strip():
-                click.echo(json.dumps(matcher.match(line.strip(), lang).as_json(),
-                                      ensure_ascii=False))
+        for line in sys.stdin:  # one answer per input line, blank lines included
+            click.echo(json.dumps(matcher.match(line.strip(), lang).as_json(),
+                                  ensure_ascii=False))
         return
     match = matcher.match(question, lang)
     if as_json:
@@ -230,18 +240,9 @@ def knowledge() -> None:
 def knowledge_misses(config_path: Path | None, limit: int, as_json: bool) -> None:
     """The most frequent questions the bot could not answer well (for curating articles)."""
     from knowledge.questions import QuestionLog
-    from tickets.database import Database
 
-    config = _config(config_path)
-
-    async def fetch() -> Any:
-        database = await Database.open(config.storage.database)
-        try:
-            return await QuestionLog(database).misses(limit)
-        finally:
-            await database.close()
-
-    misses = _run(fetch())
+    misses = _with_database(_config(config_path), lambda database: QuestionLog(database).misses(
+        limit))
     if as_json:
         click.echo(json.dumps([miss.__dict__ for miss in misses], ensure_ascii=False, indent=2))
         return

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
@@ -37,6 +39,8 @@ from aiogram.types import (
 )
 
 from bot.app import App
+from bot.conversation import Conversation, language_for
+from bot.dialogs.start import resume
 
 CONSOLE_USER = User(id=1, is_bot=False, first_name="Console", language_code="nl")
 BOT_USER = User(id=2, is_bot=True, first_name="Balie", username="balie_console_bot")
@@ -134,6 +138,18 @@ class Console:
             chat=Chat(id=CONSOLE_USER.id, type="private"), from_user=CONSOLE_USER, text=line,
             entities=entities)))
 
+    async def resume_or_start(self) -> None:
+        """Carry on with a dialog left unfinished in an earlier console session, else /start."""
+        app, services = self.app, self.app.services
+        state = FSMContext(storage=app.dispatcher.storage, key=StorageKey(
+            bot_id=app.bot.id, chat_id=CONSOLE_USER.id, user_id=CONSOLE_USER.id))
+        stored = await services.customers.language(CONSOLE_USER.id)
+        t = services.texts.for_language(
+            language_for(CONSOLE_USER, stored, services.config.languages.default))
+        conv = Conversation(app.bot, CONSOLE_USER.id, CONSOLE_USER, t, state, services)
+        if not await resume(conv, notice=t("form/resumed")):
+            await self.handle("/start")
+
     async def _feed(self, update: Update) -> None:
         await self.app.dispatcher.feed_update(self.app.bot, update)
 
@@ -143,7 +159,7 @@ async def run_console(app: App, session: ConsoleSession, stdin: TextIO = sys.std
     session.write("Balie console — you are a customer. Type a message, a number to press a "
                   "button, /help for commands; Ctrl-D quits.\n")
     await app.dispatcher.emit_startup(bot=app.bot, **app.dispatcher.workflow_data)
-    await console.handle("/start")
+    await console.resume_or_start()
     loop = asyncio.get_running_loop()
     try:
         while True:

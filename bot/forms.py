@@ -218,8 +218,20 @@ def _template_context(run: FormRun, **extra: Any) -> dict[str, Any]:
     return context
 
 
+def first_unanswered(run: FormRun) -> str | None:
+    """The first step that applies now but has no answer (e.g. a confirmation that a changed
+    answer made necessary): the summary cannot be shown or submitted before it is answered."""
+    for step in run.form.steps:
+        if step.applies(run.values) and step.name not in run.values:
+            return step.name
+    return None
+
+
 async def _show(run: FormRun, *, edit: Message | None, error: str | None = None) -> None:
     conv, t = run.conv, run.conv.t
+    if run.step == SUMMARY and (missing := first_unanswered(run)) is not None:
+        run.step, run.editing = missing, True
+        error = error or t("form/answer_first")
     index, total = progress(run)
     header = t("form/progress", index=index, total=total)
     if run.step == SUMMARY:
@@ -366,6 +378,9 @@ def router(registry: FormRegistry) -> Router:
         data = await conv.state.get_data()
         await conv.drop_buttons(data.get("message_id"))
         text = message.text or ""
+        if text.startswith("/"):  # the known commands were taken by the start router
+            await _show(run, edit=None, error=conv.t("form/unknown_command"))
+            return
         step = run.form.step(run.step) if run.step != SUMMARY else None
         if step is not None and step.kind == "text":
             if len(text) > step.max_length:
@@ -407,7 +422,8 @@ async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
         await _show(run, edit=edit)
         return
     if callback.action == "done" and run.step == SUMMARY:
-        if not any(option.value == callback.value for option in run.form.finish):
+        known = any(option.value == callback.value for option in run.form.finish)
+        if not known or first_unanswered(run) is not None:
             await _show(run, edit=edit)
             return
         outcome = await run.form.submit(run, callback.value)

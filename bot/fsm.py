@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
 
 from tickets.database import Database, utcnow
 
@@ -66,3 +68,35 @@ class SQLiteStorage(BaseStorage):
             await connection.execute(
                 f"DELETE FROM fsm_state WHERE {_KEY} AND state IS NULL AND data = '{{}}'", params
             )
+
+
+class CustomerIsolation(BaseEventIsolation):
+    """One update at a time per customer (two quick taps do not race), like aiogram's
+    SimpleEventIsolation, but a lock is dropped once nobody waits for it, so memory does not
+    grow with every customer ever seen."""
+
+    def __init__(self) -> None:
+        self._locks: dict[StorageKey, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    @property
+    def held(self) -> int:
+        """How many customers have a lock right now (for tests and benchmarks)."""
+        return len(self._locks)
+
+    async def close(self) -> None:
+        self._locks.clear()

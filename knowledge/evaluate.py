@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m knowledge.evaluate                 # both knowledge/eval/*.tsv files
+    python -m knowledge.evaluate                 # tuning.tsv, heldout.tsv and blind.tsv
     python -m knowledge.evaluate --file F.tsv    # one (or more, repeat --file) file(s)
     python -m knowledge.evaluate --errors        # also list every wrong question
 
@@ -10,8 +10,10 @@ File format (UTF-8, tab-separated, ``#`` comments and a ``lang`` header line are
 
     lang<TAB>expected_article_id_or_NONE<TAB>question
 
-``tuning.tsv`` is what the scorer and thresholds were chosen on; ``heldout.tsv`` is kept aside
-and only reported.
+``tuning.tsv`` is what the scorer and thresholds were chosen on; ``heldout.tsv`` and
+``blind.tsv`` are kept aside and only reported: for them the default run prints the summary
+figures only (no confusion pairs, no error list), so nobody tunes on their individual misses.
+Pass ``--aside-details`` to see them anyway (and then stop calling them held out).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from knowledge.matcher import Match, Matcher
 EVAL_FOLDER = Path(__file__).resolve().parent / "eval"
 TUNING_FILE = EVAL_FOLDER / "tuning.tsv"
 HELDOUT_FILE = EVAL_FOLDER / "heldout.tsv"
+BLIND_FILE = EVAL_FOLDER / "blind.tsv"
+#: Sets kept aside: never tuned on, reported as summary figures only.
+ASIDE_FILES = (HELDOUT_FILE, BLIND_FILE)
 NONE_LABEL = "NONE"
 
 
@@ -98,6 +103,12 @@ class Report:
         return sum(o.match.band == "answer" for o in cases) / len(cases) if cases else 0.0
 
     @property
+    def oos_suggest_rate(self) -> float:
+        """Share of out-of-scope questions that got "Bedoel je…?" suggestions."""
+        cases = self.out_of_scope
+        return sum(o.match.band == "suggest" for o in cases) / len(cases) if cases else 0.0
+
+    @property
     def wrong_answers(self) -> list[Outcome]:
         """In-scope questions confidently answered with the wrong article."""
         return [o for o in self.in_scope if o.match.band == "answer" and not o.strict]
@@ -118,7 +129,9 @@ class Report:
         wrong += [o for o in self.out_of_scope if o.match.band == "answer"]
         return wrong
 
-    def format(self, *, show_errors: bool = False, top_confusions: int = 8) -> str:
+    def format(
+        self, *, show_errors: bool = False, top_confusions: int = 8, summary_only: bool = False
+    ) -> str:
         ins, oos = self.in_scope, self.out_of_scope
         lines = [
             f"== {self.path.name}: {len(ins)} in-scope, {len(oos)} out-of-scope",
@@ -133,9 +146,14 @@ class Report:
             f"confidently wrong: {len(self.wrong_answers)}",
             f"  out-of-scope answered confidently:                           "
             f"{self.oos_answer_rate:6.1%}  "
-            f"({sum(o.match.band == 'answer' for o in oos)}/{len(oos)}; "
-            f"suggest {sum(o.match.band == 'suggest' for o in oos)})",
+            f"({sum(o.match.band == 'answer' for o in oos)}/{len(oos)})",
+            f"  out-of-scope given suggestions (Bedoel je):                  "
+            f"{self.oos_suggest_rate:6.1%}  "
+            f"({sum(o.match.band == 'suggest' for o in oos)}/{len(oos)})",
         ]
+        if summary_only:
+            lines.append("  (set kept aside: summary figures only)")
+            return "\n".join(lines)
         conf = self.confusions()[:top_confusions]
         lines.append("  top confusions (expected -> got):" + ("" if conf else " none"))
         for (exp, got), n in conf:
@@ -186,19 +204,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", action="append", type=Path,
-                        help="evaluation TSV (repeatable); default: tuning.tsv and heldout.tsv")
+                        help="evaluation TSV (repeatable); default: tuning, heldout and blind")
     parser.add_argument("--articles", type=Path, default=None, help="articles folder")
     parser.add_argument("--lang", action="store_true",
                         help="pass the labelled language instead of detecting it")
     parser.add_argument("--errors", action="store_true", help="list every miss")
+    parser.add_argument("--aside-details", action="store_true",
+                        help="also show confusions/errors of the held-out and blind sets")
     args = parser.parse_args(argv)
     kb = KnowledgeBase.load(args.articles)
     matcher = Matcher(kb)
-    files = args.file or [TUNING_FILE, HELDOUT_FILE]
+    files = args.file or [TUNING_FILE, *ASIDE_FILES]
+    aside = {p.resolve() for p in ASIDE_FILES}
     print(f"knowledge base: {len(kb.articles)} articles, {matcher.variant_count} variants")
     for f in files:
         report = evaluate_file(f, matcher, use_lang=args.lang)
-        print(report.format(show_errors=args.errors))
+        summary_only = Path(f).resolve() in aside and not args.aside_details
+        print(report.format(show_errors=args.errors, summary_only=summary_only))
     return 0
 
 

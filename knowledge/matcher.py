@@ -16,8 +16,12 @@ Pipeline for one question:
    question's words the article uses (typos via rapidfuzz, a crude 5-letter stem otherwise;
    words the knowledge base never uses count against every article).
 5. Bands: ``answer`` when the best score is high and clearly ahead of the best *different*
-   article, ``suggest`` (2-3 ids, best first) when the score is middling or several articles
-   are close, ``none`` otherwise.
+   article (or middling but far ahead, for a question that names an in-scope topic such as
+   cancelling), ``suggest`` (2-3 ids, best first) when the score is middling or several
+   articles are close, ``none`` otherwise. Two guards against confident answers to other
+   hosting questions: a question naming an out-of-scope topic (e-mail, DNS, SSL, WordPress,
+   outages, backups, payment method ...) and no in-scope one gets ``none``; and ``answer``
+   needs the best article's vocabulary to cover enough of the question's content words.
 
 The scorer blend and the thresholds in :class:`MatcherConfig` were chosen by measurement on
 ``knowledge/eval/tuning.tsv`` (see ``python -m knowledge.evaluate``).
@@ -188,6 +192,113 @@ def _smalltalk_of(norm: str) -> SmallTalk | None:
 # Matching
 # --------------------------------------------------------------------------------------------
 
+# Out-of-scope hosting topics. The knowledge base is about cancelling and what goes with it
+# (notice, invoices, transfer, renewal, payment arrangement, panel login, contact). Everyday
+# support questions about other hosting topics share words with it ("website", "domein",
+# "wachtwoord", "factuur") and used to get confident wrong answers. A question that names one
+# of these topics and no in-scope topic gets band ``none``. Words match as prefixes of the
+# question's (normalised) words unless listed as exact.
+_OOS_PREFIXES = (
+    # websites, software
+    "wordpress", "joomla", "drupal", "woocommerce", "plugin", "elementor", "webshop", "cms",
+    "php", "mysql", "mariadb", "database", "databank", "phpmyadmin", "ftp", "sftp", "filezilla",
+    "cronjob", "htaccess", "redirect", "doorverwijz", "subdomein", "subdomain", "sitebuilder",
+    # outages, speed, errors, security
+    "offline", "onbereikbaar", "unreachable", "traag", "trage", "langzaam", "slow", "snelheid",
+    "error", "foutmelding", "storing", "outage", "gehackt", "hacked", "hacker", "hack", "malware",
+    "virus", "phishing", "spam", "uptime", "crash",
+    # DNS, SSL
+    "nameserver", "naamserver", "record", "dkim", "dmarc", "certifi", "letsencrypt",
+    # mail boxes
+    "mailbox", "webmail", "outlook", "thunderbird", "imap", "smtp", "pop3", "doorstu",
+    "forward", "bounce", "alias",
+    # backups, resources, sales
+    "backup", "upgrad", "downgrad", "opslag", "schijfruimte", "diskspace", "storage",
+    "bandwidth", "bandbreedte", "dataverkeer", "korting", "discount", "prijs", "prijzen", "price",
+    "pricing", "tarie", "kosten",
+    # payment method and billing details
+    "betaalmethode", "betaalwijze", "incasso", "machtiging", "iban", "creditcard", "paypal",
+    "factuuradres", "factuurgegevens", "btw", "kvk", "bedrijfsnaam",
+)
+_OOS_EXACT = frozenset(
+    """
+    wp sql ssh dns mx spf cname txt ssl https tls down eruit 500 502 503 404 403 vat
+    adres address kost cost costs groter bigger larger vrij beschikbaar available
+    """.split()
+)
+# "e-mail" alone is a weaker sign: a login question may mention it ("met welk e-mailadres").
+_OOS_SOFT = frozenset("email emails mail mails mailen mailtjes gmail hotmail".split())
+_OOS_PHRASES = re.compile(
+    r"\b(?:back ups?|payment method|billing (?:address|details)|credit card|disk space"
+    r"|(?:nieuwe?|new|extra|tweede|second|another|meer|more) (?:\w+ )?(?:domein\w*|domain\w*"
+    r"|website\w*|sites?|mailbox\w*|email\w*|e ?mail\w*|ruimte|space)"
+    r"|(?:registr\w*|aanvragen|kopen|buy) (?:\w+ ){0,2}(?:domein\w*|domain\w*)"
+    r"|(?:domein\w*|domain\w*) (?:\w+ ){0,2}(?:registr\w*|kopen|buy))\b"
+)
+# In-scope topics: when one of these is named the question is for the knowledge base.
+_ANCHOR_PREFIXES = (
+    "opzeg", "opgezeg", "opzegg", "cancel", "cancl", "cancle", "opheff", "opgeheven", "beeindig",
+    "terminat", "stopzet", "unsubscri", "verhuiz", "verhuis", "transfer", "authcode", "epp",
+    "tokencode", "verleng", "verlen", "renew", "betalingsreg", "betaalreg", "betalingsafspr",
+    "regeling", "arrangement", "installm", "instalm", "gespreid", "uitstel", "notice", "klantenpa",
+    "klantepa", "klantenpo", "panel", "paneel", "helpdesk", "medewerker", "collega",
+    "klantenservice", "reden", "reason", "refund", "terugbetal", "crediter", "gefactureerd",
+)
+_ANCHOR_EXACT = frozenset("mens human person persoon".split())
+_ANCHOR_PHRASES = re.compile(
+    r"\b(?:op te zeggen|zeg\w* (?:\w+ ){0,4}op|client area|customer service)\b"
+)
+# Logging in to the panel outweighs the weak (mail) signal, not the strong ones.
+_LOGIN_PREFIXES = ("inlog", "login", "wachtwoord", "password", "gebruikersnaam", "username")
+_LOGIN_PHRASES = re.compile(r"\b(?:log(?:ged)? (?:in|on)|sign in)\b")
+_MAIL_ADDRESS = re.compile(r"\b(e?mail) (adres\w*|address\w*)")
+
+Topic = Literal["in", "out", "mail", "login"]
+
+
+def _has_prefix(words: Sequence[str], prefixes: tuple[str, ...]) -> bool:
+    return any(w.startswith(prefixes) for w in words)
+
+
+def out_of_scope_topic(text: str) -> bool:
+    """Whether ``text`` names an out-of-scope hosting topic (e-mail, DNS, SSL, WordPress ...)
+    and no in-scope one, i.e. whether :class:`Matcher` caps it at band ``none``."""
+    return _topic_of(normalise(text[:MAX_INPUT_CHARS])) in ("out", "mail")
+
+
+def _topic_of(norm: str) -> Topic | None:
+    """"in" (an in-scope topic is named), "out" (an out-of-scope one and no in-scope one),
+    "mail" (only e-mail is named), "login" (e-mail and logging in), or None (neither)."""
+    norm = _MAIL_ADDRESS.sub(r"\1\2", norm)
+    words = norm.split()
+    if _has_prefix(words, _ANCHOR_PREFIXES) or _ANCHOR_PHRASES.search(norm) or any(
+        w in _ANCHOR_EXACT for w in words
+    ):
+        return "in"
+    if (
+        _has_prefix(words, _OOS_PREFIXES)
+        or any(w in _OOS_EXACT for w in words)
+        or _OOS_PHRASES.search(norm)
+    ):
+        return "out"
+    if any(w in _OOS_SOFT for w in words):
+        login = _has_prefix(words, _LOGIN_PREFIXES) or _LOGIN_PHRASES.search(norm)
+        return "login" if login else "mail"
+    return None
+
+
+# Words that carry no topic of their own; left out of the coverage share.
+_COVERAGE_IGNORE = frozenset(
+    """
+    niet geen nog al ook wel meer met voor naar tot uit als wanneer waarom welke waar nu
+    hoeveel hoelang iets niets niks alles ze hun hij zij zich me mij jou jouw uw zelf
+    heel erg veel echt gewoon dus want omdat terwijl sinds na over door zonder tegen
+    not no still with for from why when where which after before now just get got dont cant
+    any some all very really already yet since about by into than then also only one ive
+    """.split()
+)
+
+
 # Stop words removed before fuzzy matching (measured to help; see evaluate). Content words such
 # as "niet", "geen", "direct", "nog" stay because they separate articles.
 STOP_WORDS = frozenset(
@@ -236,10 +347,24 @@ class MatcherConfig:
     agg_top3: float = 0.3
     #: Minimum rapidfuzz ratio for a query word to count as a (misspelt) vocabulary word.
     word_cutoff: float = 80.0
-    answer_min: float = 78.0
+    answer_min: float = 76.0
     answer_margin: float = 6.0
     suggest_min: float = 50.0
     suggest_window: float = 12.0
+    #: A clear lead also answers at a middling score (best >= answer_low_min and ahead of the
+    #: runner-up by answer_low_margin), but only when the question names an in-scope topic
+    #: (cancelling, notice, transfer, renewal ...; see ``_ANCHOR_PREFIXES``).
+    answer_low_min: float = 62.0
+    answer_low_margin: float = 8.0
+    #: Coverage: share of the question's content words the best article's vocabulary knows
+    #: (typos and stems count). Below these the band is capped (unknown words such as
+    #: "wordpress" or "gehackt" mean the question is about something else). Measured: a
+    #: suggest threshold above 0 only lost in-scope suggestions once the topic cap was in.
+    answer_coverage: float = 0.4
+    suggest_coverage: float = 0.0
+    #: Cap the band at ``none`` when the question names an out-of-scope hosting topic (e-mail,
+    #: DNS, SSL, WordPress ...) and no in-scope topic (cancelling, invoices, transfer ...).
+    topic_cap: bool = True
     #: How many variants (best by token_sort_ratio) get the full, slower scorer blend.
     rerank: int = 16
     #: The stop-word-free query is cut to this many characters before fuzzy scoring (speed).
@@ -272,6 +397,13 @@ def _strip_stop_words(norm: str) -> str:
     kept = [w for w in norm.split() if w not in STOP_WORDS]
     # A question made only of stop words ("hoe kan ik") keeps its words.
     return " ".join(kept) if kept else norm
+
+
+#: A resolved query word: (IDF weight, {article index: similarity}).
+_Resolved = tuple[float, dict[int, float]]
+_MISSING = object()
+#: Resolved query words kept per matcher (the cache is cleared when full).
+_RESOLVE_CACHE_SIZE = 20_000
 
 
 @dataclass
@@ -328,6 +460,7 @@ class Matcher:
         # A word the knowledge base never uses weighs like the rarest word: it is evidence the
         # question is about something else.
         self._unknown_idf = math.log(1 + n_articles)
+        self._resolved: dict[str, _Resolved | None] = {}
 
     @property
     def variant_count(self) -> int:
@@ -342,16 +475,26 @@ class Matcher:
     def article_scores(self, question: str, lang: str) -> list[tuple[str, float]]:
         """Articles with a score (0-100, best first). Articles sharing no word and no close
         variant with the question are left out."""
-        return self._scores_for(self._prepare(question), lang)
+        return self._analyse(self._prepare(question), lang)[0]
 
-    def _scores_for(self, query: str, lang: str) -> list[tuple[str, float]]:
+    def _analyse(self, query: str, lang: str) -> tuple[list[tuple[str, float]], float]:
+        """The ranked articles and the coverage of the best one (see :meth:`_coverage`)."""
         if not query:
-            return []
+            return [], 0.0
+        words = list(dict.fromkeys(query.split()))[:40]
+        resolved = [(w, self._resolve(w)) for w in words]
+        ranked = self._scores_for(query, lang, resolved)
+        if not ranked:
+            return [], 0.0
+        return [(self._ids[a], sc) for a, sc in ranked], self._coverage(resolved, ranked[0][0])
+
+    def _scores_for(
+        self, query: str, lang: str, resolved: list[tuple[str, _Resolved | None]]
+    ) -> list[tuple[int, float]]:
         v = self._variants
         cfg = self.config
         # Pass 1 (C, over all variants): token_sort_ratio == ratio of the sorted words, and the
         # variants' words were sorted once in __init__. Keep the best `rerank` candidates.
-        full_query = query
         query = query[: cfg.max_query_chars].strip()
         sorted_query = " ".join(sorted(query.split()))
         candidates = process.extract(
@@ -373,7 +516,7 @@ class Matcher:
             per_article.setdefault(v.article_idx[i], []).append(s)
         agg = cfg.agg_top3
         kw_weight = cfg.keyword_weight
-        keyword = self._keyword_scores(full_query) if kw_weight else {}
+        keyword = self._keyword_scores(resolved) if kw_weight else {}
         scores: list[tuple[int, float]] = []
         for a in per_article.keys() | keyword.keys():
             top = sorted(per_article.get(a, [0.0]), reverse=True)[:3]
@@ -381,45 +524,71 @@ class Matcher:
             score = (1 - kw_weight) * fuzzy + kw_weight * keyword.get(a, 0.0)
             scores.append((a, min(100.0, score)))
         scores.sort(key=lambda kv: (-kv[1], kv[0]))
-        return [(self._ids[a], s) for a, s in scores]
+        return scores
 
-    def _keyword_scores(self, query: str) -> dict[int, float]:
+    def _resolve(self, word: str) -> _Resolved | None:
+        """The knowledge-base meaning of one query word: its IDF weight and the articles that
+        use it (with a similarity: 1 for the exact word, less for a typo or a shared stem), or
+        None when the knowledge base does not know the word. Cached per word."""
+        cached = self._resolved.get(word, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        result: _Resolved | None = None
+        if word in self._idf:
+            result = (self._idf[word], dict.fromkeys(self._vocab_articles[word], 1.0))
+        elif len(word) >= 4:
+            found = process.extractOne(
+                word, self._vocab_words, scorer=fuzz.ratio, processor=None,
+                score_cutoff=self.config.word_cutoff,
+            )
+            if found is not None:
+                best_word, similarity = found[0], found[1] / 100.0
+                result = (
+                    self._idf[best_word],
+                    dict.fromkeys(self._vocab_articles[best_word], similarity),
+                )
+            else:
+                stem = word[:STEM_CHARS] if len(word) >= STEM_CHARS else ""
+                if stem in self._stem_idf:
+                    result = (
+                        self._stem_idf[stem],
+                        dict.fromkeys(self._stem_articles[stem], STEM_SIMILARITY),
+                    )
+        if len(self._resolved) >= _RESOLVE_CACHE_SIZE:
+            self._resolved.clear()
+        self._resolved[word] = result
+        return result
+
+    def _keyword_scores(self, resolved: list[tuple[str, _Resolved | None]]) -> dict[int, float]:
         """0-100 per article: the IDF-weighted share of the query's words the article uses.
 
         Misspelt words count through their closest vocabulary word (rapidfuzz ratio).
         """
-        words = list(dict.fromkeys(query.split()))[:40]
         total = 0.0
         got: dict[int, float] = {}
-        for word in words:
-            if word in self._idf:
-                best_word, similarity = word, 1.0
-            elif len(word) >= 4:
-                found = process.extractOne(
-                    word, self._vocab_words, scorer=fuzz.ratio, processor=None,
-                    score_cutoff=self.config.word_cutoff,
-                )
-                if found is None:
-                    stem = word[:STEM_CHARS] if len(word) >= STEM_CHARS else ""
-                    if stem in self._stem_idf:
-                        weight = self._stem_idf[stem]
-                        total += weight
-                        for a in self._stem_articles[stem]:
-                            got[a] = got.get(a, 0.0) + weight * STEM_SIMILARITY
-                    else:
-                        total += self._unknown_idf
-                    continue
-                best_word, similarity = found[0], found[1] / 100.0
-            else:
+        for _word, res in resolved:
+            if res is None:
                 total += self._unknown_idf
                 continue
-            weight = self._idf[best_word]
+            weight, arts = res
             total += weight
-            for a in self._vocab_articles[best_word]:
+            for a, similarity in arts.items():
                 got[a] = got.get(a, 0.0) + weight * similarity
         if total <= 0:
             return {}
         return {a: 100.0 * g / total for a, g in got.items()}
+
+    @staticmethod
+    def _coverage(resolved: list[tuple[str, _Resolved | None]], article: int) -> float:
+        """Share of the query's content words that ``article``'s vocabulary knows (exactly,
+        as a typo or by stem). Words without a topic ("niet", "nog", numbers) do not count;
+        a question made only of such words is fully covered."""
+        content = [
+            res for w, res in resolved if w not in _COVERAGE_IGNORE and not w.isdigit()
+        ]
+        if not content:
+            return 1.0
+        return sum(1 for res in content if res is not None and article in res[1]) / len(content)
 
     def match(self, question: str, lang: str | None = None) -> Match:
         """Match one customer message (any text; only the first MAX_INPUT_CHARS count)."""
@@ -429,19 +598,31 @@ class Matcher:
         small = _smalltalk_of(norm)
         if small is not None:
             return Match(None, 0, "none", (), detected, small)
-        ranked = self._scores_for(self._query_of(norm), detected)
-        return self._band(ranked, detected)
+        ranked, coverage = self._analyse(self._query_of(norm), detected)
+        topic = _topic_of(norm)
+        return self._band(ranked, coverage, topic, detected)
 
-    def _band(self, ranked: Sequence[tuple[str, float]], lang: str) -> Match:
+    def _band(
+        self, ranked: Sequence[tuple[str, float]], coverage: float, topic: Topic | None,
+        lang: str,
+    ) -> Match:
         cfg = self.config
         if not ranked:
             return Match(None, 0, "none", (), lang)
         best_id, best = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         score = round(best)
-        if best >= cfg.answer_min and best - second >= cfg.answer_margin:
+        if cfg.topic_cap and topic in ("out", "mail"):
+            return Match(None, score, "none", (), lang)
+        margin = best - second
+        confident = (best >= cfg.answer_min and margin >= cfg.answer_margin) or (
+            best >= cfg.answer_low_min
+            and margin >= cfg.answer_low_margin
+            and topic == "in"
+        )
+        if confident and coverage >= cfg.answer_coverage:
             return Match(best_id, score, "answer", (), lang)
-        if best >= cfg.suggest_min:
+        if best >= cfg.suggest_min and coverage >= cfg.suggest_coverage:
             close = [aid for aid, s in ranked[:3] if s >= best - cfg.suggest_window]
             if len(close) < 2 and len(ranked) > 1:
                 close = [aid for aid, _ in ranked[:2]]

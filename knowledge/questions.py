@@ -29,7 +29,8 @@ class QuestionLog:
             cursor = await connection.execute(
                 """INSERT INTO questions (customer_id, language, text, normalised, article,
                        score, band, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (customer_id, match.lang, text[:1000], normalise(text[:1000])[:300],
+                (customer_id, match.lang, text[:1000],
+                 normalise(text[:1000])[:300] or text.strip()[:300],
                  match.article, match.score, match.band, utcnow()),
             )
         return int(cursor.lastrowid or 0)

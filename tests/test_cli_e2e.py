@@ -114,8 +114,9 @@ def test_ask_batch_reads_stdin(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, env=clean_env(),
     )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(lines) == 2
+    assert len(lines) == 3  # one answer per input line, the blank one included
     assert lines[0]["band"] == "none" and lines[1]["article"] == "factuur-na-opzegging"
+    assert lines[2] == {"article": None, "score": 0, "band": "none", "suggestions": []}
 
 
 @pytest.mark.parametrize("as_json", [False, True])

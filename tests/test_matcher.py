@@ -6,9 +6,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from knowledge.evaluate import HELDOUT_FILE, TUNING_FILE, evaluate_file, read_cases
+from knowledge.evaluate import (
+    BLIND_FILE,
+    HELDOUT_FILE,
+    TUNING_FILE,
+    evaluate_file,
+    main,
+    read_cases,
+)
 from knowledge.kb import KnowledgeBase
-from knowledge.matcher import Match, Matcher, detect_language, detect_smalltalk, normalise
+from knowledge.matcher import (
+    Match,
+    Matcher,
+    detect_language,
+    detect_smalltalk,
+    normalise,
+    out_of_scope_topic,
+)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +195,11 @@ def test_eval_set_size() -> None:
     assert len(in_scope) >= 150
     assert len(cases) - len(in_scope) >= 40
     assert {c.expected for c in in_scope} >= set(KnowledgeBase.load().articles)
-    assert 0.25 <= len(heldout) / len(cases) <= 0.4
+    # A real part is kept aside (held-out and blind sets), never tuned on.
+    aside = heldout + read_cases(BLIND_FILE)
+    assert len(aside) / (len(aside) + len(tuning)) >= 0.25
+    # The tuning set has a broad share of everyday out-of-scope support questions.
+    assert sum(c.expected is None for c in tuning) >= 80
 
 
 @pytest.mark.parametrize("path", [TUNING_FILE, HELDOUT_FILE], ids=["tuning", "heldout"])
@@ -195,3 +213,73 @@ def test_evaluation_thresholds(matcher: Matcher, path) -> None:  # type: ignore[
     # (the held-out file has 15; see the report of issue 4).
     allowed = max(int(0.05 * len(oos)), 1 if len(oos) < 20 else 0)
     assert answered <= allowed, report.format(show_errors=True)
+
+
+def test_tuning_targets(matcher: Matcher) -> None:
+    """The targets of the out-of-scope review, on the set the matcher was tuned on."""
+    report = evaluate_file(TUNING_FILE, matcher)
+    assert report.accuracy >= 0.95, report.format(show_errors=True)
+    assert report.strict_accuracy >= 0.75, report.format(show_errors=True)
+    assert report.oos_answer_rate <= 0.03, report.format(show_errors=True)
+    assert report.oos_suggest_rate <= 0.25, report.format(show_errors=True)
+
+
+# Everyday hosting questions the knowledge base does not cover (reviewer's examples and a few
+# like them): no confident answer, and no unrelated "Bedoel je…?" either.
+@pytest.mark.parametrize(
+    "question",
+    [
+        "mijn email werkt niet",
+        "my website is offline",
+        "mijn website is offline",
+        "wordpress installeren",
+        "website gehackt",
+        "mijn e-mail komt niet aan",
+        "hoe verander ik mijn MX records",
+        "my ssl certificate is not working",
+        "kan ik mijn pakket upgraden",
+        "ik wil mijn betaalmethode aanpassen",
+        "wachtwoord van mijn mailbox wijzigen",
+    ],
+)
+def test_out_of_scope_support_questions_get_no_answer(matcher: Matcher, question: str) -> None:
+    m = matcher.match(question)
+    assert m.band == "none", m
+    assert (m.article, m.suggestions) == (None, ())
+    assert out_of_scope_topic(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "article"),
+    [
+        # An in-scope topic outweighs an out-of-scope word.
+        ("wanneer gaat mijn website offline als ik opzeg", "einde-termijn-of-direct"),
+        ("will my email stop when I cancel", "einde-termijn-of-direct"),
+        ("met welk e-mailadres log ik in", "inloggen-klantenpanel"),
+    ],
+)
+def test_in_scope_topic_wins_over_out_of_scope_words(
+    matcher: Matcher, question: str, article: str
+) -> None:
+    assert not out_of_scope_topic(question)
+    m = matcher.match(question)
+    assert m.band in ("answer", "suggest"), m
+    assert m.article == article, m
+
+
+def test_cancelling_an_out_of_scope_product_is_in_scope() -> None:
+    # Not capped by the topic guard (which article wins is up to the fuzzy scores).
+    assert not out_of_scope_topic("ik wil mijn ssl certificaat opzeggen")
+    assert not out_of_scope_topic("cancel my wordpress hosting")
+
+
+def test_evaluate_prints_every_file_with_aside_sets_as_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for name in ("tuning.tsv", "heldout.tsv", "blind.tsv"):
+        assert f"== {name}" in out
+    assert out.count("out-of-scope given suggestions") == 3
+    assert out.count("strict accuracy") == 3
+    assert out.count("top confusions") == 1  # only for the tuning set

@@ -10,7 +10,7 @@ import pytest
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 
-from bot.fsm import SQLiteStorage
+from bot.fsm import CustomerIsolation, SQLiteStorage
 from tickets.database import Database, migrations
 from tickets.models import Author, Category, Customer, Priority, Status, TransitionError
 from tickets.store import TicketStore
@@ -249,3 +249,26 @@ async def test_reply_on_closed_ticket_reopens_then_follows_up(database: Database
     follow_up = await store.reopen_or_follow_up(ticket.id, actor="customer")
     assert follow_up.id != ticket.id and follow_up.linked_ticket_id == ticket.id
     assert (await store.get(ticket.id)).status == Status.CLOSED
+
+
+async def test_customer_isolation_serialises_one_customer_and_forgets_idle_locks() -> None:
+    isolation = CustomerIsolation()
+    anna = StorageKey(bot_id=1, chat_id=1001, user_id=1001)
+    john = StorageKey(bot_id=1, chat_id=1002, user_id=1002)
+    order: list[str] = []
+
+    async def handle(key: StorageKey, name: str) -> None:
+        async with isolation.lock(key):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name} out")
+
+    await asyncio.gather(handle(anna, "a1"), handle(anna, "a2"), handle(john, "j1"))
+    assert order.index("a1 out") < order.index("a2 in")  # one at a time for Anna
+    assert order.index("j1 in") < order.index("a1 out")  # John does not wait for Anna
+    assert isolation.held == 0
+
+    for user in range(1000):
+        async with isolation.lock(StorageKey(bot_id=1, chat_id=user, user_id=user)):
+            pass
+    assert isolation.held == 0

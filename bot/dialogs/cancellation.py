@@ -82,6 +82,17 @@ def parse_domain(text: str) -> str:
     return name
 
 
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"'.]{2,}$")
+
+
+def parse_email(text: str, run: FormRun) -> str:
+    """The e-mail address the customer registered with, so a colleague finds the account."""
+    email = text.strip().strip("<>").lower()
+    if not _EMAIL.match(email):
+        raise InvalidInput("email")
+    return email
+
+
 def _domain_or_product(text: str, run: FormRun) -> str:
     if run.values.get("service") == "other":
         product = " ".join(text.split())
@@ -174,7 +185,9 @@ def _choices(step: str, values: Sequence[str]) -> list[Option]:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("service", "choice", options=_choices("service", SERVICES), columns=2),
+    # A product name is no domain name: a changed answer asks for the domain/product again.
+    Step("service", "choice", options=_choices("service", SERVICES), columns=2,
+         resets=("domain",)),
     Step("domain", "text", parse=_domain_or_product, max_length=300),
     Step("renewal_date", "text", options=renewal_options, parse=parse_renewal, max_length=100,
          resets=("deadlines",)),
@@ -195,6 +208,7 @@ STEPS: tuple[Step, ...] = (
          columns=2),
     Step("reason_text", "text", optional=True, max_length=1000,
          when=lambda values: values.get("reason") != NO_REASON),
+    Step("email", "text", optional=True, parse=parse_email, max_length=254),
 )
 
 
@@ -218,6 +232,7 @@ def ticket_fields(values: Values) -> dict[str, Any]:
         "reason": None if reason in (None, NO_REASON) else reason,
         "reason_text": values.get("reason_text") or None,
         "panel_skipped": bool(values.get("panel_skipped")),
+        "email": values.get("email"),
     }
 
 
@@ -232,7 +247,7 @@ async def _submit(run: FormRun, action: str) -> Outcome:
             isinstance(days, int) and 0 <= days <= URGENT_DAYS)
         ticket, _created = await run.services.tickets.create(
             category=Category.CANCELLATION,
-            customer=run.conv.customer(),
+            customer=run.conv.customer(email=values.get("email")),
             subject=f"Opzegging {fields['domain']}",
             fields=fields,
             priority=Priority.HIGH if urgent else Priority.NORMAL,
@@ -256,7 +271,7 @@ FORM = Form(
             Option("request", "cancellation.finish.request")),
     submit=_submit,
     editable=("service", "domain", "renewal_date", "transfer", "cancellation_type", "reason",
-              "reason_text"),
+              "reason_text", "email"),
     derive=_derive,
     context=_context,
 )

@@ -8,6 +8,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Conversation, keyboard, message_of
+from bot.forms import load_run, show_current
 from bot.menu import MenuCb, MenuEntry
 from bot.texts import LANGUAGES
 
@@ -22,6 +23,18 @@ async def show_menu(
     rows = [[(conv.t.label(f"menu.{entry.key}"), MenuCb(key=entry.key).pack())]
             for entry in conv.services.menu]
     await conv.show(conv.t(intro, name=conv.user.first_name), keyboard(rows), edit=edit)
+
+
+async def resume(
+    conv: Conversation, edit: Message | None = None, notice: str | None = None
+) -> bool:
+    """Show the step of a dialog in progress again (in the current language); False when
+    the customer is not in a dialog."""
+    run = await load_run(conv, conv.services.forms) if conv.services.forms else None
+    if run is None:
+        return False
+    await show_current(run, edit=edit, notice=notice)
+    return True
 
 
 def _entry(conv: Conversation, key: str) -> MenuEntry | None:
@@ -76,7 +89,8 @@ def router() -> Router:
             return
         await conv.set_language(callback_data.lang)
         await query.answer()
-        await show_menu(conv, message_of(query), intro="start/language_set")
+        if not await resume(conv, message_of(query)):
+            await show_menu(conv, message_of(query), intro="start/language_set")
 
     @start.callback_query(MenuCb.filter())
     async def on_menu_entry(

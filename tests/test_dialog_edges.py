@@ -1,0 +1,107 @@
+"""Edges of the form mechanism found in review: answers that a changed answer makes necessary,
+commands and language changes in the middle of a dialog, late transfers, console restarts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.client import TelegramUser
+from tests.conftest import Balie
+from tests.test_cancellation import to_summary
+
+
+async def test_immediately_cannot_be_filed_without_its_confirmation(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl",
+                     renewal="15-03-2027")
+    await anna.press("✏️ Wanneer")
+    await anna.press("Per direct")
+    assert "Weet je het zeker?" in anna.last_text()
+    await anna.press("‹ Terug")
+    await anna.press("‹ Terug")  # back to where the summary was: the confirmation comes first
+    assert "Weet je het zeker?" in anna.last_text()
+    assert "Beantwoord eerst deze vraag" in anna.last_text()
+    assert "Dien opzegverzoek in" not in anna.buttons()
+    await anna.press("Ja, verwijder alles")
+    assert "per direct (bevestigd" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await balie.services.tickets.list()
+    assert ticket.fields["cancellation_type"] == "immediate"
+
+
+async def test_changing_what_to_cancel_asks_the_domain_again(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await anna.send("/start opzeggen")
+    await anna.press("Ander product")
+    await anna.send("E-mailpakket Plus")
+    await anna.press("Weet ik niet")
+    await anna.press("Volgende")
+    for _ in range(6):
+        await anna.press("Volgende")
+    await anna.press("Einde van de termijn")
+    await anna.press("Zeg ik liever niet")
+    await anna.press("Overslaan")
+    assert "Product: E-mailpakket Plus" in anna.last_text()
+    await anna.press("✏️ Wat")
+    await anna.press("Domeinnaam")
+    assert "Om welke domeinnaam gaat het?" in anna.last_text()
+    await anna.send("voorbeeld.nl")
+    assert "Wat wil je met de domeinnaam voorbeeld.nl?" in anna.last_text()
+    await anna.press("Laten verlopen")
+    assert "Domein: voorbeeld.nl" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await balie.services.tickets.list()
+    assert ticket.fields["service"] == "domain" and ticket.fields["domain"] == "voorbeeld.nl"
+
+
+async def test_a_transfer_deadline_in_the_past_is_flagged_everywhere(
+    anna: TelegramUser,
+) -> None:
+    await anna.send("/start opzeggen")
+    await anna.press("Domeinnaam")
+    await anna.send("voorbeeld.nl")
+    await anna.send("2-12-2026")  # cancel-by and transfer start were in November
+    assert "Die dag is al voorbij" in anna.last_text()
+    await anna.press("Volgende")
+    assert "is al voorbij" in anna.last_text()
+    assert "Start uiterlijk" not in anna.last_text()
+
+
+async def test_unknown_command_in_a_dialog_is_not_taken_as_an_answer(
+    anna: TelegramUser,
+) -> None:
+    await anna.send("/start opzeggen")
+    await anna.press("Domeinnaam")
+    await anna.send("/tickets")
+    assert "Dat commando ken ik hier niet" in anna.last_text()
+    assert "Om welke domeinnaam gaat het?" in anna.last_text()
+    await anna.send("voorbeeld.nl")
+    assert "Wanneer begint de volgende contractperiode van voorbeeld.nl" in anna.last_text()
+
+
+async def test_language_change_in_a_dialog_continues_the_dialog(anna: TelegramUser) -> None:
+    await anna.send("/start opzeggen")
+    await anna.press("Domeinnaam")
+    await anna.send("/taal")
+    await anna.press("English")
+    assert "Which domain name is it?" in anna.last_text()
+    assert "Step 2 of" in anna.last_text()
+    await anna.send("example.com")
+    assert "renewal" in anna.last_text().lower()
+
+
+def test_console_carries_on_with_an_unfinished_dialog(tmp_path: Path) -> None:
+    def console(typed: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "bot", "console"], cwd=tmp_path,
+                                input=typed, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    console("1\n1\nvoorbeeld.nl\n")  # menu → Dienst opzeggen → Hostingpakket → domain; quit
+    later = console("15 maart 2027\n")
+    assert "Welkom terug" in later
+    assert "Opzeggen uiterlijk: 15 februari 2027" in later
