@@ -112,10 +112,23 @@ def _is_unknown(text: str) -> bool:
     return _unknown_key(text) in _UNKNOWN_PHRASES
 
 
+# Words around a date that customers type ("per 1 maart 2027", "15-3-2027 denk ik").
+_LEADING_WORDS = re.compile(
+    r"^(?:(?:mijn|my|de|the|het|it|is|per|op|vanaf|on|from|verlengdatum|verlenging|"
+    r"vervaldatum|renewal|date|datum)(?:[\s:,]+|$))+"
+)
+_TRAILING_WORDS = re.compile(
+    r"(?:[\s,]+(?:denk ik|geloof ik|volgens mij|ongeveer|ofzo|of zo|i think|i guess|"
+    r"i believe|probably|waarschijnlijk))+$"
+)
+
+
 def _clean(text: str) -> str:
-    """NFKC, casefold, collapse spaces, drop a trailing full stop and ordinal suffixes (1e, 1st)."""
+    """NFKC, casefold, collapse spaces, drop filler words around the date, a trailing full
+    stop and ordinal suffixes (1e, 1st)."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = " ".join(text.split()).rstrip(".!")
+    text = " ".join(text.split()).rstrip(".!?")
+    text = _TRAILING_WORDS.sub("", _LEADING_WORDS.sub("", text)).rstrip(".!?, ")
     return _ORDINAL.sub(r"\1", text)
 
 

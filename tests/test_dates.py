@@ -344,3 +344,13 @@ def test_format_date(day: date, lang: str, expected: str) -> None:
 )
 def test_format_weekday_date(lang: str, expected: str) -> None:
     assert format_weekday_date(date(2027, 3, 1), lang) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["per 1 maart 2027", "verlengdatum 1 maart 2027", "verlengdatum: 01-03-2027",
+     "1 maart 2027 denk ik", "op 1-3-2027", "Mijn verlengdatum is 1 maart 2027",
+     "on March 1, 2027", "renewal date 1 March 2027 I think", "1 maart 2027?"],
+)
+def test_filler_words_around_a_date_are_ignored(text: str) -> None:
+    assert parse_renewal_date(text, TODAY) == date(2027, 3, 1)
