@@ -154,3 +154,42 @@ def test_tickets_list_and_show(tmp_path: Path, as_json: bool) -> None:
     else:
         assert "Opzegging voorbeeld.nl" in listed.stdout
         assert "domain: voorbeeld.nl" in shown.stdout
+
+
+def test_knowledge_misses_lists_what_customers_asked_without_a_good_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from knowledge.kb import KnowledgeBase
+    from knowledge.matcher import Matcher
+    from knowledge.questions import QuestionLog
+    from tickets.database import Database
+
+    async def seed() -> None:
+        database = await Database.open(tmp_path / "balie.sqlite3")
+        log, matcher = QuestionLog(database), Matcher(KnowledgeBase.load())
+        for customer, text in ((1, "hoe stel ik een MX record in"),
+                               (2, "Hoe stel ik een MX-record in?"),
+                               (3, "hoe zeg ik mijn hosting op"),
+                               (4, "hoe stel ik een mx record in")):
+            await log.record(customer, text, matcher.match(text))
+        helped = await log.record(5, "factuur", matcher.match("factuur"))
+        await log.feedback(helped, "not_helped")
+        await database.close()
+
+    asyncio.run(seed())
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["knowledge", "misses", "--json"])
+    assert result.exit_code == 0, result.output
+    misses = json.loads(result.output)
+    assert misses[0]["count"] == 3 and "mx" in misses[0]["question"].lower()
+    assert {miss["question"] for miss in misses} >= {"factuur"}
+    assert all("hosting op" not in miss["question"] for miss in misses)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    result = CliRunner().invoke(main, ["knowledge", "misses"])
+    assert result.exit_code == 2 and "no database" in result.output
