@@ -12,6 +12,7 @@ Labels: `nav.*` and whatever the options name.
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,12 +36,17 @@ class FormStates(StatesGroup):
 
 
 class FormCb(CallbackData, prefix="f"):
-    """A press inside a form. `step` lets a press on an old message be recognised."""
+    """A press inside a form. `step` and `run` (the start of the run id) let a press on an
+    old message — an earlier step, or an earlier run of the same form — be recognised."""
 
     form: str
     step: str
     action: Literal["pick", "next", "back", "stop", "edit", "done"]
     value: str = ""
+    run: str = ""
+
+
+RUN_TAG = 8  # characters of the run id carried in callback data (64-byte limit)
 
 
 class InvalidInput(ValueError):
@@ -60,6 +66,10 @@ class Option:
     sets: Mapping[str, Any] = field(default_factory=dict)  # other values this choice changes
     # A side trip (e.g. "lukt niet": offer help) instead of an answer; the step stays current.
     action: Callable[[FormRun], Awaitable[None]] | None = None
+    when: Callable[[Values], bool] | None = None  # offered only when this holds
+
+    def offered(self, values: Values) -> bool:
+        return self.when is None or self.when(values)
     context: Mapping[str, Any] = field(default_factory=dict)  # variables for the label
 
 
@@ -165,6 +175,14 @@ async def start_form(
     await _show(run, edit=edit)
 
 
+async def leave(conv: Conversation) -> None:
+    """End whatever dialog the customer is in: its last message loses its buttons (so it
+    cannot be submitted later by an old press) and the state is cleared."""
+    data = await conv.state.get_data()
+    await conv.drop_buttons(data.get("message_id"))
+    await conv.state.clear()
+
+
 async def load_run(conv: Conversation, registry: FormRegistry) -> FormRun | None:
     if await conv.state.get_state() != FormStates.active.state:
         return None
@@ -218,6 +236,12 @@ def _template_context(run: FormRun, **extra: Any) -> dict[str, Any]:
     return context
 
 
+def visible_text(text: str) -> str:
+    """What a customer typed, without invisible format characters (zero-width spaces,
+    right-to-left overrides) that would make a stored answer or a summary deceptive."""
+    return "".join(char for char in text if unicodedata.category(char) != "Cf").strip()
+
+
 def first_unanswered(run: FormRun) -> str | None:
     """The first step that applies now but has no answer (e.g. a confirmation that a changed
     answer made necessary): the summary cannot be shown or submitted before it is answered."""
@@ -229,6 +253,8 @@ def first_unanswered(run: FormRun) -> str | None:
 
 async def _show(run: FormRun, *, edit: Message | None, error: str | None = None) -> None:
     conv, t = run.conv, run.conv.t
+    if run.step == SUMMARY:
+        _recompute(run)  # derived values (deadlines) are as of today, also days later
     if run.step == SUMMARY and (missing := first_unanswered(run)) is not None:
         run.step, run.editing = missing, True
         error = error or t("form/answer_first")
@@ -248,7 +274,7 @@ async def _show(run: FormRun, *, edit: Message | None, error: str | None = None)
 
 def _cb(run: FormRun, action: str, value: str = "") -> str:
     return FormCb(form=run.form.name, step=run.step, action=action,  # type: ignore[arg-type]
-                  value=value).pack()
+                  value=value, run=run.run_id[:RUN_TAG]).pack()
 
 
 def _step_buttons(run: FormRun, step: Step) -> list[list[Button]]:
@@ -283,7 +309,7 @@ def _summary_buttons(run: FormRun) -> list[list[Button]]:
     t = run.conv.t
     rows: list[list[Button]] = [
         [(t.label(option.label, values=run.values), _cb(run, "done", option.value))]
-        for option in run.form.finish
+        for option in run.form.finish if option.offered(run.values)
     ]
     edits = [
         (t.label("nav.edit", field=t.label(f"{run.form.name}.field.{name}")),
@@ -357,15 +383,16 @@ def router(registry: FormRegistry) -> Router:
     async def on_press(query: CallbackQuery, callback_data: FormCb, conv: Conversation) -> None:
         run = await load_run(conv, registry)
         edit = query.message if isinstance(query.message, Message) else None
-        if run is None or run.form.name != callback_data.form or run.step != callback_data.step:
+        if run is None or (run.form.name, run.step, run.run_id[:RUN_TAG]) != (
+                callback_data.form, callback_data.step, callback_data.run):
             await query.answer(conv.t.label("form.stale"))
+            await conv.drop_buttons(edit.message_id if edit else None)
             if run is not None:
-                await conv.drop_buttons(edit.message_id if edit else None)
                 await _show(run, edit=None)
             return
         await query.answer()
         if callback_data.action == "stop":
-            await conv.state.clear()
+            await leave(conv)
             await registry.on_stop(conv, edit)
             return
         await _press(run, callback_data, edit)
@@ -387,7 +414,7 @@ def router(registry: FormRegistry) -> Router:
                 await _show(run, edit=None, error=conv.t("form/invalid_too_long",
                                                            limit=step.max_length))
                 return
-            await _accept(run, step, text.strip(), edit=None)
+            await _accept(run, step, visible_text(text), edit=None)
             return
         answer = conv.services.answer_free_text
         if answer is None or not await answer(conv, text, in_dialog=True):
@@ -422,10 +449,12 @@ async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
         await _show(run, edit=edit)
         return
     if callback.action == "done" and run.step == SUMMARY:
-        known = any(option.value == callback.value for option in run.form.finish)
+        known = any(option.value == callback.value and option.offered(run.values)
+                    for option in run.form.finish)
         if not known or first_unanswered(run) is not None:
             await _show(run, edit=edit)
             return
+        _recompute(run)
         outcome = await run.form.submit(run, callback.value)
         await finish(run, outcome, edit=edit)
         return

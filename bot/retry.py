@@ -23,7 +23,7 @@ class RetryMiddleware(BaseRequestMiddleware):
     getUpdates is left to the polling loop, which has its own back-off.
     """
 
-    def __init__(self, attempts: int = 5, base_delay: float = 0.5, max_delay: float = 30.0) -> None:
+    def __init__(self, attempts: int = 5, base_delay: float = 0.5, max_delay: float = 60.0) -> None:
         self.attempts = attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -40,9 +40,9 @@ class RetryMiddleware(BaseRequestMiddleware):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
-                if attempt == self.attempts:
-                    raise
-                delay: float = min(float(error.retry_after), self.max_delay)
+                if attempt == self.attempts or error.retry_after > self.max_delay:
+                    raise  # waiting less than Telegram asks would only hit the limit again
+                delay: float = float(error.retry_after)
                 reason: Any = "429"
             except (TelegramServerError, TelegramNetworkError) as error:
                 if attempt == self.attempts:

@@ -105,3 +105,58 @@ def test_console_carries_on_with_an_unfinished_dialog(tmp_path: Path) -> None:
     later = console("15 maart 2027\n")
     assert "Welkom terug" in later
     assert "Opzeggen uiterlijk: 15 februari 2027" in later
+
+
+async def test_a_summary_from_an_earlier_run_cannot_submit_the_current_one(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl",
+                     renewal="15-03-2027")
+    first_summary = anna.last_message().message_id
+    old_button = next(data for row in anna.last_message().buttons for label, data in row
+                      if "Dien opzegverzoek in" in label)
+    await anna.send("/menu")
+    assert anna.tg.message(anna.id, first_summary).buttons == []  # the old card is disarmed
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl",
+                     renewal="15-03-2027", immediate=True)
+    assert old_button is not None
+    await anna.press_data(old_button, message_id=first_summary)
+    assert await balie.services.tickets.list() == []
+    assert "eerder bericht" in (anna.callback_answers()[-1] or "")
+    assert "Overzicht van je opzegging" in anna.last_text()
+
+
+async def test_a_question_in_a_dialog_that_did_not_help_returns_to_the_dialog(
+    anna: TelegramUser,
+) -> None:
+    await anna.send("/start opzeggen")
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    await anna.send("15-03-2027")
+    assert "Opzeggen uiterlijk: 15 februari 2027" in anna.last_text()
+    await anna.send("moet ik de factuur nog betalen als ik opzeg?")
+    assert "Opzeggen uiterlijk: 15 februari 2027" in anna.last_text()
+    answer = next(m for m in reversed(anna.bot_messages()) if "👎 Dit hielp niet" in m.labels)
+    assert "Menu" not in " ".join(answer.labels)  # no way out of the dialog under the answer
+    await anna.press("👎 Dit hielp niet", message_id=answer.message_id)
+    assert "Opzeggen uiterlijk: 15 februari 2027" in anna.last_text()
+    await anna.press("Volgende")
+    assert "(1/6)" in anna.last_text()
+
+
+async def test_skipping_the_panel_steps_leaves_only_the_request(anna: TelegramUser) -> None:
+    await anna.send("/start opzeggen")
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl\u200b")  # a zero-width space pasted along
+    await anna.send("15-03-2027")
+    await anna.press("Volgende")
+    await anna.press("Lukt niet")
+    await anna.press("Sla over")
+    await anna.press("Einde van de termijn")
+    await anna.press("Prijs")
+    await anna.press("Overslaan")
+    await anna.press("Overslaan")
+    assert "Domein: voorbeeld.nl\n" in anna.last_text() + "\n"
+    assert "\u200b" not in anna.last_text()
+    assert "Ik doe het zelf in het klantenpanel" not in anna.buttons()
+    assert "📨 Dien opzegverzoek in" in anna.buttons()

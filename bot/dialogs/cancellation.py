@@ -79,7 +79,7 @@ def parse_domain(text: str) -> str:
     if (len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels)
             or not _TLD.match(labels[-1])):
         raise InvalidInput("domain")
-    return name
+    return ascii_name.encode("ascii").decode("idna")  # as the registry will see it
 
 
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"'.]{2,}$")
@@ -243,8 +243,8 @@ async def _submit(run: FormRun, action: str) -> Outcome:
     outcome = Outcome("cancellation/done_panel")
     if action == "request":
         days = values.get("days_to_cancel")
-        urgent = fields["cancellation_type"] == "immediate" or (
-            isinstance(days, int) and 0 <= days <= URGENT_DAYS)
+        urgent = (fields["cancellation_type"] == "immediate" or bool(fields["too_late"])
+                  or (isinstance(days, int) and days <= URGENT_DAYS))
         ticket, _created = await run.services.tickets.create(
             category=Category.CANCELLATION,
             customer=run.conv.customer(email=values.get("email")),
@@ -267,7 +267,9 @@ async def _submit(run: FormRun, action: str) -> Outcome:
 FORM = Form(
     name=NAME,
     steps=STEPS,
-    finish=(Option("panel", "cancellation.finish.panel"),
+    # Who skipped the panel steps ("lukt niet") has not seen them: only the request is offered.
+    finish=(Option("panel", "cancellation.finish.panel",
+                   when=lambda values: not values.get("panel_skipped")),
             Option("request", "cancellation.finish.request")),
     submit=_submit,
     editable=("service", "domain", "renewal_date", "transfer", "cancellation_type", "reason",

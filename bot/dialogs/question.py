@@ -8,6 +8,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Button, Conversation, keyboard, message_of
+from bot.dialogs.start import resume
 from bot.menu import MenuCb, MenuEntry
 from bot.services import Services
 from knowledge.kb import Article, KnowledgeBase
@@ -83,7 +84,7 @@ async def _show_article(
     text = article.text(conv.lang)
     body = conv.t.string(text.body, actions=_available_actions(conv))
     rows: list[list[Button]] = []
-    follow_up = _follow_up(conv, article)
+    follow_up = None if await _in_dialog(conv) else _follow_up(conv, article)
     if follow_up is not None:
         rows.append([follow_up])
     rows.append([
@@ -94,6 +95,12 @@ async def _show_article(
     ])
     await conv.show(conv.t("question/answer", title=text.title, body=body), keyboard(rows),
                     edit=edit)
+
+
+async def _in_dialog(conv: Conversation) -> bool:
+    """Inside a dialog an answer offers no way out of it (no menu, no other dialog): the
+    dialog's step is shown again right after."""
+    return await conv.state.get_state() is not None
 
 
 def _available_actions(conv: Conversation) -> frozenset[str]:
@@ -133,11 +140,13 @@ async def _no_answer(
     conv: Conversation, question_id: int, *, edit: Message | None, text: str | None = None
 ) -> None:
     rows: list[list[Button]] = []
-    for action in ("colleague", "ticket"):
-        key = ACTIONS[action]
-        if any(entry.key == key for entry in conv.services.menu):
-            rows.append([(conv.t.label(f"question.action.{action}"), MenuCb(key=key).pack())])
-    rows.extend(_menu_row(conv))
+    if not await _in_dialog(conv):
+        for action in ("colleague", "ticket"):
+            key = ACTIONS[action]
+            if any(entry.key == key for entry in conv.services.menu):
+                rows.append([(conv.t.label(f"question.action.{action}"),
+                              MenuCb(key=key).pack())])
+        rows.extend(_menu_row(conv))
     await conv.show(conv.t("question/no_answer", question=text), keyboard(rows), edit=edit)
 
 
@@ -178,5 +187,8 @@ def router() -> Router:
                 await _no_answer(conv, callback_data.question, edit=None)
         else:
             await query.answer(conv.t.label("form.stale"))
+            return
+        if callback_data.action != "helped":
+            await resume(conv)  # a dialog in progress carries on below the answer
 
     return questions

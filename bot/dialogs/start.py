@@ -8,7 +8,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Conversation, keyboard, message_of
-from bot.forms import load_run, show_current
+from bot.forms import leave, load_run, show_current
 from bot.menu import MenuCb, MenuEntry
 from bot.texts import LANGUAGES
 
@@ -52,7 +52,7 @@ def router() -> Router:
 
     @start.message(CommandStart())
     async def on_start(message: Message, command: CommandObject, conv: Conversation) -> None:
-        await conv.state.clear()
+        await leave(conv)
         entry = _deep_link(conv, command.args or "")
         if entry is not None:
             await entry.start(conv, None)
@@ -61,7 +61,7 @@ def router() -> Router:
 
     @start.message(Command("menu"))
     async def on_menu(message: Message, conv: Conversation) -> None:
-        await conv.state.clear()
+        await leave(conv)
         await show_menu(conv)
 
     @start.message(Command("help"))
@@ -71,7 +71,7 @@ def router() -> Router:
     @start.message(Command("stop"))
     async def on_stop(message: Message, conv: Conversation) -> None:
         was_busy = await conv.state.get_state() is not None
-        await conv.state.clear()
+        await leave(conv)
         await show_menu(conv, intro="start/stopped" if was_busy else "start/nothing_to_stop")
 
     @start.message(Command("taal", "language", "lang"))
@@ -98,7 +98,7 @@ def router() -> Router:
     ) -> None:
         entry = _entry(conv, callback_data.key)
         await query.answer()
-        await conv.state.clear()
+        await leave(conv)
         if entry is None:
             await show_menu(conv, message_of(query))
             return
