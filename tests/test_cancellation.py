@@ -56,7 +56,9 @@ async def to_summary(
     else:
         await user.press("Einde van de termijn")
     await user.press(reason)
-    if reason_text is None:
+    if reason == "Zeg ik liever niet":
+        pass  # no reason, so nothing to add to it
+    elif reason_text is None:
         await user.press("Overslaan")
     else:
         await user.send(reason_text)

@@ -35,16 +35,8 @@ async def test_immediately_cannot_be_filed_without_its_confirmation(
 async def test_changing_what_to_cancel_asks_the_domain_again(
     anna: TelegramUser, balie: Balie
 ) -> None:
-    await anna.send("/start opzeggen")
-    await anna.press("Ander product")
-    await anna.send("E-mailpakket Plus")
-    await anna.press("Weet ik niet")
-    await anna.press("Volgende")
-    for _ in range(6):
-        await anna.press("Volgende")
-    await anna.press("Einde van de termijn")
-    await anna.press("Zeg ik liever niet")
-    await anna.press("Overslaan")
+    await to_summary(anna, service="Ander product", domain="E-mailpakket Plus",
+                     renewal="weet ik niet", reason="Zeg ik liever niet")
     assert "Product: E-mailpakket Plus" in anna.last_text()
     await anna.press("✏️ Wat")
     await anna.press("Domeinnaam")

@@ -7,6 +7,7 @@ import asyncio
 from bot.dialogs.question import QuestionCb
 from tests.client import TelegramUser
 from tests.conftest import Balie
+from tests.test_cancellation import to_summary
 
 
 async def logged(balie: Balie) -> list[dict[str, object]]:
@@ -125,18 +126,8 @@ async def test_question_prompt_from_the_menu(anna: TelegramUser) -> None:
 
 
 async def test_two_quick_taps_on_submit_make_one_ticket(anna: TelegramUser, balie: Balie) -> None:
-    await anna.send("/start")
-    await anna.press("Dienst opzeggen")
-    await anna.press("Ander product")
-    await anna.send("SSL-certificaat")
-    await anna.press("Weet ik niet")
-    await anna.press("Volgende")
-    for _ in range(6):
-        await anna.press("Volgende")
-    await anna.press("Einde van de termijn")
-    await anna.press("Zeg ik liever niet")
-    await anna.press("Overslaan")
-    assert "Overzicht" in anna.last_text()
+    await to_summary(anna, service="Ander product", domain="SSL-certificaat",
+                     renewal="weet ik niet", reason="Zeg ik liever niet")
     await asyncio.gather(anna.press("Dien opzegverzoek in"), anna.press("Dien opzegverzoek in"))
     assert len(await balie.services.tickets.list()) == 1
     assert sum("ingediend" in text for text in anna.texts()) == 1
