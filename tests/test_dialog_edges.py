@@ -152,3 +152,23 @@ async def test_skipping_the_panel_steps_leaves_only_the_request(anna: TelegramUs
     assert "\u200b" not in anna.last_text()
     assert "Ik doe het zelf in het klantenpanel" not in anna.buttons()
     assert "📨 Dien opzegverzoek in" in anna.buttons()
+
+
+async def test_english_numeric_dates_that_read_both_ways_are_asked_back(
+    john: TelegramUser,
+) -> None:
+    await john.send("/start cancel")
+    await john.press("Hosting package")
+    await john.send("example.com")
+    await john.send("04/03/2027")
+    assert "Is that March 4, 2027 or April 3, 2027?" in john.last_text()
+    await john.send("3/15/2027")  # only month-first makes sense
+    assert "Cancel by: February 15, 2027" in john.last_text()
+
+
+async def test_dutch_numeric_dates_stay_day_first(anna: TelegramUser) -> None:
+    await anna.send("/start opzeggen")
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    await anna.send("04/03/2027")
+    assert "Verlengdatum: 4 maart 2027" in anna.last_text()

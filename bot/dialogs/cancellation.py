@@ -104,12 +104,31 @@ def _domain_or_product(text: str, run: FormRun) -> str:
     return parse_domain(text)
 
 
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})\s*$")
+
+
 def parse_renewal(text: str, run: FormRun) -> str:
-    """The renewal date as ISO text, or "unknown"; a clear problem when it cannot be."""
+    """The renewal date as ISO text, or "unknown"; a clear problem when it cannot be.
+
+    Dates are day-first. For English speakers, who may write month-first, a numeric date
+    that reads both ways is asked back (a deadline is never computed from a guess), and one
+    that only works month-first ("3/15/2027") is read that way."""
+    today = run.services.today()
+    numeric = _NUMERIC_DATE.match(text) if run.conv.lang == "en" else None
     try:
-        parsed = parse_renewal_date(text, run.services.today())
+        parsed = parse_renewal_date(text, today)
     except DateInputError as error:
-        raise InvalidInput(error.problem.value) from None
+        if numeric is None or int(numeric[2]) <= 12:
+            raise InvalidInput(error.problem.value) from None
+        try:
+            parsed = parse_renewal_date(f"{numeric[2]}-{numeric[1]}-{numeric[3]}", today)
+        except DateInputError:
+            raise InvalidInput(error.problem.value) from None
+    if numeric is not None and numeric[1] != numeric[2] and int(numeric[1]) <= 12 \
+            and int(numeric[2]) <= 12 and parsed is not UNKNOWN:
+        other = parsed.replace(day=parsed.month, month=parsed.day)
+        raise InvalidInput("ambiguous", first=format_date(parsed, "en"),
+                           second=format_date(other, "en"))
     return UNKNOWN_DATE if parsed is UNKNOWN else parsed.isoformat()
 
 
