@@ -134,6 +134,7 @@ class FormRun:
     history: list[str]
     run_id: str
     editing: bool = False
+    message_id: int | None = None  # the message showing the current step
 
     @property
     def services(self) -> Any:
@@ -143,7 +144,12 @@ class FormRun:
         return {
             "form": self.form.name, "step": self.step, "values": self.values,
             "history": self.history, "run_id": self.run_id, "editing": self.editing,
+            "message_id": self.message_id,
         }
+
+    async def disarm(self) -> None:
+        """Take the buttons off the step's message, before the step is shown anew below."""
+        await self.conv.drop_buttons(self.message_id)
 
 
 SUMMARY = "_summary"
@@ -192,7 +198,7 @@ async def load_run(conv: Conversation, registry: FormRegistry) -> FormRun | None
         return None
     return FormRun(form, conv, data["step"], dict(data.get("values", {})),
                    list(data.get("history", [])), data.get("run_id", ""),
-                   bool(data.get("editing", False)))
+                   bool(data.get("editing", False)), data.get("message_id"))
 
 
 async def show_current(
@@ -269,7 +275,8 @@ async def _show(run: FormRun, *, edit: Message | None, error: str | None = None)
         rows = _step_buttons(run, step)
     text = "\n\n".join(part for part in (header, error, body) if part)
     message = await conv.show(text, keyboard(rows), edit=edit)
-    await conv.state.set_data({**run.to_data(), "message_id": message.message_id})
+    run.message_id = message.message_id
+    await conv.state.set_data(run.to_data())
 
 
 def _cb(run: FormRun, action: str, value: str = "") -> str:
@@ -402,8 +409,7 @@ def router(registry: FormRegistry) -> Router:
         run = await load_run(conv, registry)
         if run is None:
             return
-        data = await conv.state.get_data()
-        await conv.drop_buttons(data.get("message_id"))
+        await run.disarm()
         text = message.text or ""
         if text.startswith("/"):  # the known commands were taken by the start router
             await _show(run, edit=None, error=conv.t("form/unknown_command"))

@@ -1101,18 +1101,12 @@ class FakeTelegram:
             "reply_markup"
         ):
             raise bad_request(NOT_MODIFIED[len("Bad Request: "):])
-        msg.text, msg.plain, msg.buttons, msg.reply_markup = str(text), plain, buttons, new_markup
+        msg.text, msg.plain = str(text), plain
         msg.raw["text"] = plain
         msg.raw.pop("entities", None)
         if entities:
             msg.raw["entities"] = entities
-        msg.raw.pop("reply_markup", None)
-        if new_markup:
-            msg.raw["reply_markup"] = new_markup
-        msg.raw["edit_date"] = int(time.time())
-        msg.edits += 1
-        msg.seq = self._bump()
-        return msg.raw
+        return self._edited(msg, new_markup, buttons)
 
     async def _edit_message_reply_markup(self, params: JSON) -> JSON:
         _chat, msg = self._find_message(params, "edit")
@@ -1122,10 +1116,14 @@ class FakeTelegram:
         new_markup = markup if markup and "inline_keyboard" in markup and buttons else None
         if new_markup == msg.raw.get("reply_markup"):
             raise bad_request(NOT_MODIFIED[len("Bad Request: "):])
-        msg.buttons, msg.reply_markup = buttons, new_markup
+        return self._edited(msg, new_markup, buttons)
+
+    def _edited(self, msg: ShownMessage, markup: JSON | None, buttons: list[list[Button]]) -> JSON:
+        """Record an edit: the new keyboard (or none), the edit date, and the order seen."""
+        msg.buttons, msg.reply_markup = buttons, markup
         msg.raw.pop("reply_markup", None)
-        if new_markup:
-            msg.raw["reply_markup"] = new_markup
+        if markup:
+            msg.raw["reply_markup"] = markup
         msg.raw["edit_date"] = int(time.time())
         msg.edits += 1
         msg.seq = self._bump()

@@ -11,6 +11,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.fsm import CustomerIsolation, SQLiteStorage
+from tickets.customers import CustomerStore
 from tickets.database import Database, migrations
 from tickets.models import Author, Category, Customer, Priority, Status, TransitionError
 from tickets.store import TicketStore
@@ -272,3 +273,13 @@ async def test_customer_isolation_serialises_one_customer_and_forgets_idle_locks
         async with isolation.lock(StorageKey(bot_id=1, chat_id=user, user_id=user)):
             pass
     assert isolation.held == 0
+
+
+async def test_customer_languages_are_remembered_within_a_bound(database: Database) -> None:
+    customers = CustomerStore(database, remembered=3)
+    await customers.set_language(1, "en")
+    assert await customers.language(1) == "en"
+    for telegram_id in range(2, 10):
+        assert await customers.language(telegram_id) is None
+    assert len(customers._languages) <= 3
+    assert await customers.language(1) == "en"  # forgotten in memory, read from the file

@@ -174,8 +174,7 @@ def _derive(run: FormRun) -> Values:
 
 async def _stuck(run: FormRun) -> None:
     """Help in place: how to reach the helpdesk, and the offer to file the request instead."""
-    data = await run.conv.state.get_data()
-    await run.conv.drop_buttons(data.get("message_id"))
+    await run.disarm()
     run.values["panel_stuck"] = True
     await show_current(run, notice=run.conv.t("cancellation/stuck", step=run.step))
 
