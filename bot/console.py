@@ -94,7 +94,10 @@ class ConsoleSession(BaseSession):
         keyboard = markup if isinstance(markup, InlineKeyboardMarkup) else None
         lines = ["", "─" * 60]
         lines.append(html_to_text(text))
-        self.buttons = []
+        # As in Telegram, the newest keyboard stays pressable below a message without one;
+        # a message that loses its keyboard takes its buttons along.
+        if keyboard is not None or any(b[2] == message_id for b in self.buttons):
+            self.buttons = []
         if keyboard is not None:
             for row in keyboard.inline_keyboard:
                 cells = []

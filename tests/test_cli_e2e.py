@@ -193,3 +193,8 @@ def test_knowledge_misses_lists_what_customers_asked_without_a_good_answer(
     monkeypatch.chdir(empty)
     result = CliRunner().invoke(main, ["knowledge", "misses"])
     assert result.exit_code == 2 and "no database" in result.output
+
+
+def test_console_buttons_stay_pressable_below_a_message_without_buttons(tmp_path: Path) -> None:
+    out = run_console(tmp_path, "/help\n1\n")  # the menu's [1] after the help text
+    assert "Wat wil je opzeggen?" in out
