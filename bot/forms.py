@@ -50,12 +50,14 @@ RUN_TAG = 8  # characters of the run id carried in callback data (64-byte limit)
 
 
 class InvalidInput(ValueError):
-    """Raised by a step's parser: `problem` names the template `form/invalid_<problem>` or
-    `<form>/invalid_<problem>` that explains what is wrong."""
+    """Raised by a step's parser: `problem` names the template `<form>/invalid_<problem>` or
+    `form/invalid_<problem>` that explains what is wrong. A parser that several forms share
+    names its own templates' folder as `texts` (so `<texts>/invalid_<problem>` is used)."""
 
-    def __init__(self, problem: str, **context: Any) -> None:
+    def __init__(self, problem: str, *, texts: str | None = None, **context: Any) -> None:
         super().__init__(problem)
         self.problem = problem
+        self.texts = texts
         self.context = context
 
 
@@ -360,7 +362,7 @@ def _answer(run: FormRun, step: Step, value: Any) -> None:
 
 def _invalid_text(run: FormRun, invalid: InvalidInput) -> str:
     t = run.conv.t
-    specific = f"{run.form.name}/invalid_{invalid.problem}"
+    specific = f"{invalid.texts or run.form.name}/invalid_{invalid.problem}"
     if run.conv.services.texts.has_template(t.lang, specific):
         return t(specific, **invalid.context)
     return t(f"form/invalid_{invalid.problem}", **invalid.context)

@@ -115,3 +115,11 @@ async def test_english_via_deep_link(john: TelegramUser) -> None:
     assert "not been generated yet" in text
     await john.press("Start the cancellation guide")
     assert "What would you like to cancel?" in john.last_text()
+
+
+async def test_english_ambiguous_date_is_asked_back_here_too(john: TelegramUser) -> None:
+    await john.send("/start deadlines")
+    await john.send("04/03/2027")
+    assert "Is that March 4, 2027 or April 3, 2027?" in john.last_text()
+    await john.send("4 March 2027")
+    assert "Cancel by: February 4, 2027" in john.last_text()

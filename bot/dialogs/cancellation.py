@@ -119,15 +119,15 @@ def parse_renewal(text: str, run: FormRun) -> str:
         parsed = parse_renewal_date(text, today)
     except DateInputError as error:
         if numeric is None or int(numeric[2]) <= 12:
-            raise InvalidInput(error.problem.value) from None
+            raise InvalidInput(error.problem.value, texts=NAME) from None
         try:
             parsed = parse_renewal_date(f"{numeric[2]}-{numeric[1]}-{numeric[3]}", today)
         except DateInputError:
-            raise InvalidInput(error.problem.value) from None
+            raise InvalidInput(error.problem.value, texts=NAME) from None
     if numeric is not None and numeric[1] != numeric[2] and int(numeric[1]) <= 12 \
             and int(numeric[2]) <= 12 and parsed is not UNKNOWN:
         other = parsed.replace(day=parsed.month, month=parsed.day)
-        raise InvalidInput("ambiguous", first=format_date(parsed, "en"),
+        raise InvalidInput("ambiguous", texts=NAME, first=format_date(parsed, "en"),
                            second=format_date(other, "en"))
     return UNKNOWN_DATE if parsed is UNKNOWN else parsed.isoformat()
 
