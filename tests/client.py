@@ -3,7 +3,7 @@
 Build one with ``tg.user(user_id=1001, first_name="Anna", tracker=tracker)``.
 Every action (send / press) pushes an update and waits until the bot handled it:
 with an UpdateTracker until its middleware finished the update, otherwise until the
-update was fetched and the fake saw no request for 150 ms.
+update was fetched and the fake then saw no request for 300 ms.
 """
 
 from __future__ import annotations
@@ -314,7 +314,9 @@ class TelegramUser:
             raise AssertionError(
                 f"update {update_id} was not fetched within {self.timeout}s; is the bot polling?"
             )
-        remaining = max(0.1, self.timeout - (time.monotonic() - start))
-        if not await self.tg.wait_idle(0.15, remaining):
+        fetched_at = time.monotonic()
+        remaining = max(0.1, self.timeout - (fetched_at - start))
+        # Quiet is counted from the fetch, so a handler slow to start is still waited for.
+        if not await self.tg.wait_idle(0.3, remaining, since=fetched_at):
             raise AssertionError(f"bot kept calling the API for {self.timeout}s after update "
                                  f"{update_id}")

@@ -679,12 +679,16 @@ class FakeTelegram:
             await asyncio.sleep(0.01)
         return True
 
-    async def wait_idle(self, quiet: float = 0.15, timeout: float = 5.0) -> bool:
-        """Wait until no request (other than getUpdates) was in flight for ``quiet`` s."""
+    async def wait_idle(
+        self, quiet: float = 0.15, timeout: float = 5.0, since: float | None = None
+    ) -> bool:
+        """Wait until no request (other than getUpdates) was in flight for ``quiet`` s, counted
+        from ``since`` (a monotonic time, e.g. when the update was fetched) at the earliest."""
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
-            if self._inflight == 0 and now - self._last_activity >= quiet:
+            last = max(self._last_activity, since or 0.0)
+            if self._inflight == 0 and now - last >= quiet:
                 return True
             if now >= deadline:
                 return False
