@@ -22,7 +22,7 @@ from bot.retry import RetryMiddleware
 from bot.services import Services
 from bot.texts import LANGUAGES, Texts
 from tickets.customers import CustomerStore
-from tickets.database import Database
+from storage.database import Database
 from tickets.store import TicketStore
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ def _config(config_path: Path | None) -> Config:
 
 
 def _run(coroutine: Awaitable[T]) -> T:
-    from tickets.database import DatabaseError
+    from storage.database import DatabaseError
 
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
@@ -179,7 +179,7 @@ def _with_store(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:
 
 def _with_database(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:
     """Run `use` on the existing database (an operator command never creates one)."""
-    from tickets.database import Database
+    from storage.database import Database
 
     if not config.storage.database.is_file():
         click.echo(f"balie: no database at {config.storage.database} (wrong folder, or "

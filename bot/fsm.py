@@ -11,7 +11,7 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
 
-from tickets.database import Database, utcnow
+from storage.database import Database, utcnow
 
 _KEY = (
     "bot_id = ? AND chat_id = ? AND user_id = ? AND thread_id = ? "

@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.texts import Texts
 from knowledge.deadlines import today_in
 from tickets.customers import CustomerStore
-from tickets.database import Database
+from storage.database import Database
 from tickets.store import TicketStore
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from knowledge.matcher import Match, normalise
-from tickets.database import Database, utcnow
+from storage.database import Database, utcnow
 
 Feedback = Literal["helped", "not_helped"]
 

@@ -121,7 +121,7 @@ def test_ask_batch_reads_stdin(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_tickets_list_and_show(tmp_path: Path, as_json: bool) -> None:
-    from tickets.database import Database
+    from storage.database import Database
     from tickets.models import Category, Customer
     from tickets.store import TicketStore
 
@@ -165,7 +165,7 @@ def test_knowledge_misses_lists_what_customers_asked_without_a_good_answer(
     from knowledge.kb import KnowledgeBase
     from knowledge.matcher import Matcher
     from knowledge.questions import QuestionLog
-    from tickets.database import Database
+    from storage.database import Database
 
     async def seed() -> None:
         database = await Database.open(tmp_path / "balie.sqlite3")

@@ -12,7 +12,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bot.fsm import CustomerIsolation, SQLiteStorage
 from tickets.customers import CustomerStore
-from tickets.database import Database, migrations
+from storage.database import Database, migrations
 from tickets.models import Author, Category, Customer, Priority, Status, TransitionError
 from tickets.store import TicketStore
 

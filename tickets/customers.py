@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tickets.database import Database, utcnow
+from storage.database import Database, utcnow
 
 
 class CustomerStore:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tickets.database import Database, utcnow
+from storage.database import Database, utcnow
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from tickets.database import Database, utcnow
+from storage.database import Database, utcnow
 from tickets.models import (
     Author,
     Category,

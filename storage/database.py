@@ -24,7 +24,7 @@ def utcnow() -> str:
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, SQL) of every migration shipped with the package, in order."""
     found = []
-    for entry in resources.files("tickets").joinpath("migrations").iterdir():
+    for entry in resources.files("storage").joinpath("migrations").iterdir():
         if entry.name.endswith(".sql"):
             version = int(entry.name.split("_", 1)[0])
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
