@@ -21,8 +21,8 @@ from bot.fsm import CustomerIsolation, SQLiteStorage
 from bot.retry import RetryMiddleware
 from bot.services import Services
 from bot.texts import LANGUAGES, Texts
-from tickets.customers import CustomerStore
 from storage.database import Database
+from tickets.customers import CustomerStore
 from tickets.store import TicketStore
 
 log = logging.getLogger(__name__)

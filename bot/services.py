@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 from bot.config import Config
 from bot.texts import Texts
 from knowledge.deadlines import today_in
-from tickets.customers import CustomerStore
 from storage.database import Database
+from tickets.customers import CustomerStore
 from tickets.store import TicketStore
 
 if TYPE_CHECKING:

@@ -1,1 +1,1 @@
-"""The one SQLite file that tickets, conversation state, intake, outbox and the knowledge log share."""
+"""The one SQLite file shared by tickets, conversation state, intake, outbox and questions."""

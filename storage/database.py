@@ -1,12 +1,20 @@
-"""The one SQLite file: connection settings, write transactions and versioned migrations."""
+"""The one SQLite file: connections, composable write transactions and versioned migrations.
+
+Writes go through one connection, one transaction at a time (`transaction()`); a store method
+called inside an open transaction of the same task joins it instead of waiting for itself, so
+"ticket + audit event + message to send" is one transaction however the stores are composed.
+Reads outside a transaction use a second connection and see only committed data (WAL).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -35,36 +43,62 @@ class DatabaseError(Exception):
     """The SQLite file cannot be opened or upgraded; said in one line."""
 
 
-class Database:
-    """One aiosqlite connection in WAL mode; writes are serialised by a lock."""
+@dataclass
+class _Transaction:
+    database: Database
+    task: asyncio.Task[object] | None
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self.connection = connection
+
+_current: ContextVar[_Transaction | None] = ContextVar("balie_transaction", default=None)
+
+_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000", "PRAGMA synchronous=NORMAL")
+
+
+class Database:
+    """A writer and a reader connection on one SQLite file in WAL mode."""
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection | None = None
+                 ) -> None:
+        self.connection = writer
+        self._reader = reader or writer
         self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str, *, upgrade_to: int | None = None) -> Database:
         folder = Path(path).parent
-        if str(path) != ":memory:" and not folder.is_dir():
+        in_memory = str(path) == ":memory:"
+        if not in_memory and not folder.is_dir():
             raise DatabaseError(f"cannot open the database {path}: folder {folder} does not exist")
         try:
-            connection = await aiosqlite.connect(str(path), isolation_level=None)
+            writer = await aiosqlite.connect(str(path), isolation_level=None)
         except (sqlite3.Error, OSError) as error:
             raise DatabaseError(f"cannot open the database {path}: {error}") from None
-        database = cls(connection)
+        reader: aiosqlite.Connection | None = None
         try:
-            connection.row_factory = aiosqlite.Row
-            await connection.execute("PRAGMA journal_mode=WAL")
-            await connection.execute("PRAGMA foreign_keys=ON")
-            await connection.execute("PRAGMA busy_timeout=5000")
-            await connection.execute("PRAGMA synchronous=NORMAL")
+            writer.row_factory = aiosqlite.Row
+            await writer.execute("PRAGMA journal_mode=WAL")
+            for pragma in _PRAGMAS:
+                await writer.execute(pragma)
+            database = cls(writer)
             await database.migrate(upgrade_to)
+            if not in_memory:
+                reader = await aiosqlite.connect(str(path), isolation_level=None)
+                reader.row_factory = aiosqlite.Row
+                for pragma in _PRAGMAS:
+                    await reader.execute(pragma)
+                await reader.execute("PRAGMA query_only=ON")
+                database._reader = reader
         except sqlite3.Error as error:
-            await connection.close()
+            await writer.close()
+            if reader is not None:
+                await reader.close()
             raise DatabaseError(f"cannot use the database {path}: {error}") from None
         return database
 
     async def close(self) -> None:
+        if self._reader is not self.connection:
+            await self._reader.close()
         await self.connection.close()
 
     async def version(self) -> int:
@@ -79,33 +113,80 @@ class Database:
             if version <= current or (upgrade_to is not None and version > upgrade_to):
                 continue
             async with self.transaction() as connection:
-                for statement in _statements(sql):
+                for statement in statements(sql):
                     await connection.execute(statement)
                 await connection.execute(f"PRAGMA user_version = {version:d}")
             log.info("database migrated to version %d (%s)", version, name)
 
+    def _joined(self) -> _Transaction | None:
+        """The transaction this task has open on this database, if any."""
+        transaction = _current.get()
+        if transaction is None or transaction.database is not self:
+            return None
+        if transaction.task is not asyncio.current_task():
+            return None  # a task started inside a transaction does not own it
+        return transaction
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._joined() is not None
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error. Inside an open transaction of
+        the same task it joins that one (commit and rollback are the outer one's)."""
+        if self._joined() is not None:
+            yield self.connection
+            return
         async with self._write_lock:
-            await self.connection.execute("BEGIN IMMEDIATE")
+            transaction = _Transaction(self, asyncio.current_task())
+            token = _current.set(transaction)
             try:
-                yield self.connection
-            except BaseException:
-                await self.connection.execute("ROLLBACK")
-                raise
-            await self.connection.execute("COMMIT")
+                await self.connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.connection
+                except BaseException:
+                    await self.connection.execute("ROLLBACK")
+                    raise
+                await self.connection.execute("COMMIT")
+            finally:
+                _current.reset(token)
+        for callback in transaction.after_commit:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the current transaction commits (at once outside one)."""
+        transaction = self._joined()
+        if transaction is None:
+            callback()
+        else:
+            transaction.after_commit.append(callback)
+
+    def _read_connection(self) -> aiosqlite.Connection:
+        return self.connection if self._joined() is not None else self._reader
 
     async def fetchall(self, sql: str, params: tuple[object, ...] = ()) -> list[aiosqlite.Row]:
-        async with self.connection.execute(sql, params) as cursor:
+        async with self._read_connection().execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
     async def fetchone(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
-        async with self.connection.execute(sql, params) as cursor:
+        async with self._read_connection().execute(sql, params) as cursor:
             return await cursor.fetchone()
 
 
-def _statements(sql: str) -> list[str]:
-    """Split a migration script into statements (the scripts hold no literal semicolons)."""
-    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+def statements(sql: str) -> list[str]:
+    """Split a migration script into complete statements; a trigger's body (with its own
+    semicolons) stays one statement, as do semicolons inside string literals."""
+    found: list[str] = []
+    pending = ""
+    for line in sql.splitlines(keepends=True):
+        if not pending and line.strip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip().rstrip(";").strip():
+                found.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise DatabaseError(f"incomplete SQL statement in a migration: {pending.strip()[:60]}")
+    return found

@@ -1,0 +1,174 @@
+"""The outbox: what must reach Telegram because something happened, written in the same
+transaction as the change that caused it and delivered later by a worker (bot/delivery.py).
+
+Telegram-free: an item names a chat (and forum thread), a kind and a JSON payload:
+
+- `send`: {"text": HTML, "buttons": [[[label, callback_data], …], …]} — a new message;
+- `edit`: {"message_id": n, "text": …, "buttons": …} — edit in place, else send anew;
+- `drop_buttons`: {"message_id": n} — take the buttons off a message;
+- `copy`: {"from_chat_id": n, "message_id": n, "caption": …} — a copy of a customer's media.
+
+Per chat, items go out in the order they were written: the oldest pending item of a chat
+blocks the ones after it until it is sent or has failed for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["send", "edit", "copy", "drop_buttons"]
+Buttons = Sequence[Sequence[tuple[str, str]]]
+
+
+def stamp(moment: datetime) -> str:
+    """Outbox times: UTC with milliseconds, so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    chat_id: int
+    thread_id: int | None
+    kind: Kind
+    payload: dict[str, Any]
+    ticket_id: int | None
+    state: str
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None
+    message_id: int | None
+    created_at: str
+    sent_at: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "ticket": self.ticket_id, "chat_id": self.chat_id,
+            "thread_id": self.thread_id, "kind": self.kind, "state": self.state,
+            "attempts": self.attempts, "last_error": self.last_error,
+            "next_attempt_at": self.next_attempt_at if self.state == "pending" else None,
+            "created_at": self.created_at, "message_id": self.message_id,
+        }
+
+
+def message_payload(text: str, buttons: Buttons = (), **extra: Any) -> dict[str, Any]:
+    return {"text": text, "buttons": [[list(button) for button in row] for row in buttons if row],
+            **extra}
+
+
+class Outbox:
+    """Writes items (inside the caller's transaction) and keeps their delivery state."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.wakeup = asyncio.Event()  # set after a commit that added work
+
+    async def enqueue(
+        self,
+        chat_id: int,
+        kind: Kind,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        thread_id: int | None = None,
+        ticket_id: int | None = None,
+    ) -> int:
+        now = stamp(datetime.now(UTC))
+        async with self.database.transaction() as connection:
+            cursor = await connection.execute(
+                """INSERT INTO outbox (chat_id, thread_id, kind, payload, ticket_id,
+                       next_attempt_at, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (chat_id, thread_id, kind, json.dumps(dict(payload or {}), ensure_ascii=False),
+                 ticket_id, now, now),
+            )
+            self.database.after_commit(self.wakeup.set)
+        return int(cursor.lastrowid or 0)
+
+    async def due(self, *, now: datetime | None = None, limit: int = 50) -> list[OutboxItem]:
+        """The oldest pending item of each chat, when its time has come."""
+        rows = await self.database.fetchall(
+            """SELECT outbox.* FROM outbox
+               JOIN (SELECT MIN(id) AS id FROM outbox WHERE state = 'pending'
+                     GROUP BY chat_id) AS first ON first.id = outbox.id
+               WHERE outbox.next_attempt_at <= ?
+               ORDER BY outbox.next_attempt_at, outbox.id LIMIT ?""",
+            (stamp(now or datetime.now(UTC)), limit),
+        )
+        return [_item(row) for row in rows]
+
+    async def next_attempt(self) -> datetime | None:
+        """When the earliest pending item is due (None: nothing is pending)."""
+        row = await self.database.fetchone(
+            "SELECT MIN(next_attempt_at) AS at FROM outbox WHERE state = 'pending'")
+        return datetime.fromisoformat(row["at"]) if row is not None and row["at"] else None
+
+    async def mark_sent(self, item_id: int, message_id: int | None = None) -> None:
+        async with self.database.transaction() as connection:
+            await connection.execute(
+                """UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?,
+                       attempts = attempts + 1, last_error = NULL WHERE id = ?""",
+                (message_id, stamp(datetime.now(UTC)), item_id),
+            )
+
+    async def retry_later(self, item_id: int, error: str, delay: float) -> None:
+        """A passing fault: try again after `delay` seconds (there is no deadline)."""
+        at = stamp(datetime.now(UTC) + timedelta(seconds=max(0.0, delay)))
+        async with self.database.transaction() as connection:
+            await connection.execute(
+                """UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+                   WHERE id = ? AND state = 'pending'""",
+                (error[:500], at, item_id),
+            )
+
+    async def mark_failed(self, item_id: int, error: str) -> None:
+        """Telegram refused for good (blocked, chat or topic gone): kept with the reason."""
+        async with self.database.transaction() as connection:
+            await connection.execute(
+                """UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?
+                   WHERE id = ? AND state = 'pending'""",
+                (error[:500], item_id),
+            )
+
+    async def get(self, item_id: int) -> OutboxItem | None:
+        row = await self.database.fetchone("SELECT * FROM outbox WHERE id = ?", (item_id,))
+        return _item(row) if row is not None else None
+
+    async def listing(
+        self, *, states: tuple[str, ...] = ("pending", "failed"), ticket_id: int | None = None,
+        limit: int = 1000,
+    ) -> list[OutboxItem]:
+        where = [f"state IN ({','.join('?' * len(states))})"]
+        params: list[object] = list(states)
+        if ticket_id is not None:
+            where.append("ticket_id = ?")
+            params.append(ticket_id)
+        rows = await self.database.fetchall(
+            f"SELECT * FROM outbox WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+            (*params, limit),
+        )
+        return [_item(row) for row in rows]
+
+    async def pending_count(self) -> int:
+        row = await self.database.fetchone(
+            "SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+        return int(row["n"]) if row is not None else 0
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"], chat_id=row["chat_id"], thread_id=row["thread_id"], kind=row["kind"],
+        payload=json.loads(row["payload"]), ticket_id=row["ticket_id"], state=row["state"],
+        attempts=row["attempts"], next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"], message_id=row["message_id"],
+        created_at=row["created_at"], sent_at=row["sent_at"],
+    )
