@@ -111,7 +111,7 @@ class ConversationMiddleware(BaseMiddleware):
         state: FSMContext | None = data.get("state")
         services: Services = data["services"]
         chat = data.get("event_chat")
-        if user is None or state is None or chat is None:
+        if user is None or state is None or chat is None or chat.type != "private":
             return await handler(event, data)
         stored = await services.customers.language(user.id)
         lang = language_for(user, stored, services.config.languages.default)

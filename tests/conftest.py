@@ -4,7 +4,6 @@ does) long-polling a fake Telegram Bot API server on 127.0.0.1, and customers wh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -63,9 +62,8 @@ class Balie:
     async def stop(self) -> None:
         if self.app is None or self._task is None:
             return
-        with contextlib.suppress(RuntimeError):
-            await self.app.dispatcher.stop_polling()
-        await asyncio.wait_for(self._task, timeout=10)
+        self.app.request_stop()
+        await asyncio.wait_for(self._task, timeout=20)
         self.app, self._task = None, None
 
     async def restart(self) -> None:

@@ -20,6 +20,7 @@ from aiogram import Router
 from aiogram.types import Message
 
 from bot.conversation import Conversation
+from bot.dialog import Dialog
 from bot.forms import (
     Form,
     FormRun,
@@ -308,3 +309,6 @@ ENTRIES = (MenuEntry("cancel", 10, start, deep_links=("opzeggen", "cancel")),)
 def router() -> Router:
     """The form mechanism handles every press and answer; nothing particular is left here."""
     return Router(name=NAME)
+
+
+DIALOG = Dialog(NAME, router, forms=FORMS, entries=ENTRIES)
