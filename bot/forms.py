@@ -277,7 +277,7 @@ async def _show(run: FormRun, *, edit: Message | None, error: str | None = None)
         rows = _step_buttons(run, step)
     text = "\n\n".join(part for part in (header, error, body) if part)
     message = await conv.show(text, keyboard(rows), edit=edit)
-    run.message_id = message.message_id
+    run.message_id = message.message_id if message is not None else None
     await conv.state.set_data(run.to_data())
 
 
@@ -409,7 +409,9 @@ def router(registry: FormRegistry) -> Router:
     @forms.message(StateFilter(FormStates.active), F.text)
     async def on_text(message: Message, conv: Conversation) -> None:
         run = await load_run(conv, registry)
-        if run is None:
+        if run is None:  # a dialog that no longer exists: never leave the customer unanswered
+            await leave(conv)
+            await registry.on_stop(conv, None)
             return
         await run.disarm()
         text = message.text or ""
@@ -433,6 +435,8 @@ def router(registry: FormRegistry) -> Router:
     async def on_other(message: Message, conv: Conversation) -> None:
         run = await load_run(conv, registry)
         if run is None:
+            await leave(conv)
+            await registry.on_stop(conv, None)
             return
         await conv.say(conv.t("form/text_only"))
         await _show(run, edit=None)
