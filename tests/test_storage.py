@@ -11,8 +11,8 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 
 from bot.fsm import CustomerIsolation, SQLiteStorage
-from tickets.customers import CustomerStore
 from storage.database import Database, migrations
+from tickets.customers import CustomerStore
 from tickets.models import Author, Category, Customer, Priority, Status, TransitionError
 from tickets.store import TicketStore
 
