@@ -1,10 +1,12 @@
 """Fixtures for end-to-end tests: the real Balie (build_app + run_polling, as `balie run`
-does) long-polling a fake Telegram Bot API server on 127.0.0.1, and customers who chat."""
+does) long-polling a fake Telegram Bot API server on 127.0.0.1, and customers who chat; and
+`balie console` in-process (build_app + run_console, as the command does), with today pinned."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from bot.app import App, build_app, run_polling
 from bot.config import Config
+from bot.console import ConsoleSession, run_console
 from bot.services import Services
 from tests.client import TelegramUser
 from tests.fakeapi import FakeTelegram, UpdateTracker
@@ -77,6 +80,34 @@ class Balie:
         return self.tg.user(user_id, first_name, username=username,
                             language_code=language_code, tracker=self.tracker,
                             raise_handler_errors=True)
+
+
+class Console:
+    """`balie console` run in this process, as `bot.cli.console` runs it, in `folder` (whose
+    balie.sqlite3 survives between chats, as it does between console runs). `today` pins the
+    date the bot believes it is."""
+
+    def __init__(self, folder: Path) -> None:
+        self.database = folder / "balie.sqlite3"
+        self.today = TODAY
+
+    async def chat(self, typed: str) -> str:
+        """One console run: type `typed` (lines), then Ctrl-D; returns what it printed."""
+        shown: list[str] = []
+        session = ConsoleSession(write=shown.append)
+        config = Config.model_validate({"storage": {"database": str(self.database)}})
+        app = await build_app(config, session=session)
+        app.services.today = lambda: self.today  # type: ignore[method-assign]
+        try:
+            await run_console(app, session, io.StringIO(typed))
+        finally:
+            await app.close()
+        return "".join(shown)
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Console:
+    return Console(tmp_path)
 
 
 @pytest.fixture
