@@ -25,6 +25,13 @@ STAFF_CHAT_ID = -1001234567890
 TODAY = date(2026, 11, 28)
 
 
+@pytest.fixture(autouse=True)
+def _today_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the real clock for behaviour: whatever builds `Services` believes it is
+    TODAY unless it pins another day (as `Balie.today` and `Console.today` do)."""
+    monkeypatch.setattr(Services, "today", lambda self: TODAY)
+
+
 class Balie:
     """The bot under test. `today` pins the date it believes it is; `restart()` stops it and
     starts a fresh process-equivalent on the same SQLite file."""
