@@ -28,7 +28,7 @@ TODAY = date(2026, 11, 28)
 @pytest.fixture(autouse=True)
 def _today_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the real clock for behaviour: whatever builds `Services` believes it is
-    TODAY unless it pins another day (as `Balie.today` and `Console.today` do)."""
+    TODAY unless it pins another day (as `Balie.today` and `BalieConsole.today` do)."""
     monkeypatch.setattr(Services, "today", lambda self: TODAY)
 
 
@@ -89,7 +89,7 @@ class Balie:
                             raise_handler_errors=True)
 
 
-class Console:
+class BalieConsole:
     """`balie console` run in this process, as `bot.cli.console` runs it, in `folder` (whose
     balie.sqlite3 survives between chats, as it does between console runs). `today` pins the
     date the bot believes it is."""
@@ -113,8 +113,8 @@ class Console:
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> Console:
-    return Console(tmp_path)
+def console(tmp_path: Path) -> BalieConsole:
+    return BalieConsole(tmp_path)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
-from tests.conftest import TOKEN, Console
+from tests.conftest import TOKEN, BalieConsole
 from tests.fakeapi import FakeTelegram
 
 
@@ -109,7 +109,7 @@ def test_installed_console_script_chats_over_stdin(tmp_path: Path) -> None:
     assert (tmp_path / "balie.sqlite3").exists()
 
 
-async def test_console_remembers_language_between_runs(console: Console) -> None:
+async def test_console_remembers_language_between_runs(console: BalieConsole) -> None:
     await console.chat("/taal\n2\n")
     assert "How can I help" in await console.chat("/menu\n")
 
@@ -215,7 +215,7 @@ def test_knowledge_misses_lists_what_customers_asked_without_a_good_answer(
 
 
 async def test_console_buttons_stay_pressable_below_a_message_without_buttons(
-    console: Console,
+    console: BalieConsole,
 ) -> None:
     out = await console.chat("/help\n1\n")  # the menu's [1] after the help text
     assert "Wat wil je opzeggen?" in out

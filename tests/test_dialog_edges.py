@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from tests.client import TelegramUser
-from tests.conftest import Balie, Console
+from tests.conftest import Balie, BalieConsole
 from tests.test_cancellation import to_summary
 
 
@@ -84,7 +84,7 @@ async def test_language_change_in_a_dialog_continues_the_dialog(anna: TelegramUs
     assert "renewal" in anna.last_text().lower()
 
 
-async def test_console_carries_on_with_an_unfinished_dialog(console: Console) -> None:
+async def test_console_carries_on_with_an_unfinished_dialog(console: BalieConsole) -> None:
     first = await console.chat("1\n1\nvoorbeeld.nl\n")  # menu → Dienst opzeggen → Hosting
     assert "[1] 1 december 2026" in first  # quick picks from the pinned 28 November 2026
     later = await console.chat("15 maart 2027\n")
@@ -93,7 +93,7 @@ async def test_console_carries_on_with_an_unfinished_dialog(console: Console) ->
     assert "te laat" not in later
 
 
-async def test_the_console_believes_the_pinned_date(console: Console) -> None:
+async def test_the_console_believes_the_pinned_date(console: BalieConsole) -> None:
     console.today = date(2027, 2, 20)  # past 15 February: too late for a 15 March renewal
     out = await console.chat("1\n1\nvoorbeeld.nl\n15 maart 2027\n")
     assert "[1] 1 maart 2027" in out
