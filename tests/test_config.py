@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from bot.cli import main
 from bot.config import ConfigError, load_config
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345678"
@@ -92,26 +93,29 @@ def test_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml", environ={})
 
 
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=60, env={"PATH": "/usr/bin:/bin", **(env or {})},
-    )
+def run_cli(*args: str, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """`balie ARGS` in-process (the exit codes of a real process: tests/test_cli_e2e.py)."""
+    monkeypatch.chdir(cwd)
+    for key in [key for key in os.environ if key.startswith("BALIE_")]:
+        monkeypatch.delenv(key)
+    return CliRunner().invoke(main, list(args))
 
 
-def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+def test_cli_exits_2_with_one_line_and_no_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write(tmp_path, "[rules]\nnotice_months = 'x'\n")
-    result = run_cli("tickets", "list", "--config", str(path), cwd=tmp_path)
-    assert result.returncode == 2
+    result = run_cli("tickets", "list", "--config", str(path), cwd=tmp_path,
+                     monkeypatch=monkeypatch)
+    assert result.exit_code == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
     assert "[rules.notice_months]" in result.stderr
+    assert result.stdout == ""
 
 
-def test_run_without_token_exits_2(tmp_path: Path) -> None:
-    result = run_cli("run", cwd=tmp_path)
-    assert result.returncode == 2
+def test_run_without_token_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_cli("run", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.exit_code == 2
     assert "BALIE_TELEGRAM_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
