@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -285,3 +287,11 @@ def test_any_text_is_an_amount_or_its_problem(text: str, lang: str) -> None:
     else:
         assert Decimal("0.01") <= amount <= MAX_AMOUNT
         assert amount.as_tuple().exponent == -2
+
+
+def test_the_parsers_know_nothing_of_telegram() -> None:
+    code = ("import sys, knowledge.answers, knowledge.dates; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiogram', 'bot')))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout
+    assert shown.strip() == "[]"
