@@ -15,6 +15,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 
 from babel.numbers import NumberFormatError, format_currency, parse_decimal
@@ -129,6 +130,11 @@ _INVOICE_WORDS = re.compile(
 MAX_INVOICE_CHARS: Final = 64
 
 
+@lru_cache(maxsize=8)
+def _invoice_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
 def parse_invoice_number(text: str, pattern: str | re.Pattern[str]) -> str:
     """The invoice number in `text`, matched in full against the provider's `pattern` (case
     does not matter); returned upper case, without "factuur", "#" and the like in front."""
@@ -138,8 +144,7 @@ def parse_invoice_number(text: str, pattern: str | re.Pattern[str]) -> str:
     while (cleaned := _INVOICE_WORDS.sub("", number, count=1)) != number:
         number = cleaned
     number = number.rstrip(".").upper()
-    regex = re.compile(pattern.pattern if isinstance(pattern, re.Pattern) else pattern,
-                       re.IGNORECASE)
+    regex = _invoice_regex(pattern.pattern if isinstance(pattern, re.Pattern) else pattern)
     if not number or regex.fullmatch(number) is None:
         raise AnswerError(AnswerProblem.INVOICE_NUMBER)
     return number

@@ -8,6 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot import answers
 from bot.config import Config
@@ -126,3 +128,18 @@ def test_messages_say_what_is_wrong_with_an_example(step: str, typed: str, lang:
     assert shown in text
     if step == "happened_on":
         assert "Weet ik niet" not in text and "I don't know" not in text
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(step=st.sampled_from([step.name for step in FORM.steps]), text=st.text(max_size=120),
+       lang=st.sampled_from(LANGUAGES))
+def test_any_text_is_stored_or_asked_again(step: str, text: str, lang: str) -> None:
+    parse = FORM.step(step).parse
+    assert parse is not None
+    try:
+        stored = parse(text, run_at(step, lang))
+    except InvalidInput as invalid_input:
+        assert invalid_input.texts == answers.TEXTS
+        assert invalid_input.problem in PROBLEMS
+    else:
+        assert isinstance(stored, str) and stored
