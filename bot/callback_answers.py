@@ -28,8 +28,8 @@ class CallbackAnswerGuard(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         if not isinstance(method, AnswerCallbackQuery):
             return await make_request(bot, method)
-        try:
-            return await make_request(bot, method)
+        try:  # a press is answered once; nothing to retry in a handler
+            return await make_request(bot, method)  # type: ignore[arg-type]
         except (TelegramAPIError, TelegramNetworkError, ClientDecodeError) as error:
             log.info("a button press could not be answered (%s); going on",
                      type(error).__name__)

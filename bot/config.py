@@ -147,6 +147,35 @@ class OfficeHoursConfig(_Section):
         return parse_hours(getattr(self, _WEEKDAYS[weekday]))
 
 
+class PaymentArrangementConfig(_Section):
+    """Limits of the payment-arrangement request (product.md §2.3)."""
+
+    # WHMCS invoice numbers: 4-10 digits, optionally behind a prefix such as "INV-" or "MHP".
+    invoice_pattern: str = "(?:[A-Za-z]{1,6}-?)?[0-9]{4,10}"
+    invoice_example: str = "2026001234"  # shown to customers; must match the pattern
+    max_days: Annotated[int, Field(ge=1, le=365)] = 30
+    max_instalments: Annotated[int, Field(ge=2, le=24)] = 6
+    min_reason_length: Annotated[int, Field(ge=0, le=1000)] = 20
+
+    @field_validator("invoice_pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str) -> str:
+        try:
+            compiled = re.compile(pattern, re.IGNORECASE)
+        except re.error as error:
+            raise ValueError(f"a regular expression ({error})") from None
+        if compiled.fullmatch(""):
+            raise ValueError("a regular expression that does not match an empty answer")
+        return pattern
+
+    @model_validator(mode="after")
+    def _example_matches(self) -> PaymentArrangementConfig:
+        if not re.fullmatch(self.invoice_pattern, self.invoice_example, re.IGNORECASE):
+            raise ValueError(f"invoice_example {self.invoice_example!r} to match "
+                             f"invoice_pattern {self.invoice_pattern!r}")
+        return self
+
+
 class LanguagesConfig(_Section):
     default: Language = "nl"
 
@@ -157,6 +186,7 @@ class Config(_Section):
     provider: ProviderConfig = ProviderConfig()
     rules: RulesConfig = RulesConfig()
     office_hours: OfficeHoursConfig = OfficeHoursConfig()
+    payment_arrangement: PaymentArrangementConfig = PaymentArrangementConfig()
     languages: LanguagesConfig = LanguagesConfig()
 
     @property

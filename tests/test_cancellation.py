@@ -14,8 +14,9 @@ from typing import Any, get_args
 import pytest
 
 from bot.dialogs import DIALOGS, cancellation, deadlines
-from bot.forms import RUN_TAG, SUMMARY, Form, FormCb, FormRun, InvalidInput, _cb
+from bot.forms import RUN_TAG, SUMMARY, Form, FormCb, FormRun, _cb
 from bot.texts import LANGUAGES
+from knowledge.answers import AnswerError, parse_domain
 from tests.client import TelegramUser
 from tests.conftest import Balie
 from tickets.feedback import FeedbackStore
@@ -454,6 +455,49 @@ async def test_invalid_domains_and_dates_are_asked_again(anna: TelegramUser) -> 
     assert "15 februari 2027" in anna.last_text()
 
 
+async def test_several_domains_are_taken_one_at_a_time(anna: TelegramUser) -> None:
+    await open_guide(anna)
+    await anna.press("Domeinnaam")
+    await anna.send("bakkerij-jansen.nl en jansen.com")
+    text = anna.last_text()
+    assert "meer dan één domeinnaam: bakkerij-jansen.nl, jansen.com" in text
+    assert "één voor één" in text and "Stap 2 van" in text
+    await anna.send("jansen.com")
+    assert "Wanneer begint de volgende contractperiode" in anna.last_text()
+
+
+async def test_english_customer_is_told_one_domain_at_a_time(john: TelegramUser) -> None:
+    await open_guide(john, "Cancel a service")
+    await john.press("Domain name")
+    await john.send("a.nl, b.nl")
+    assert "more than one domain name: a.nl, b.nl" in john.last_text()
+    assert "one at a time" in john.last_text()
+
+
+async def test_english_month_first_renewal_date(john: TelegramUser) -> None:
+    await open_guide(john, "Cancel a service")
+    await john.press("Domain name")
+    await john.send("example.com")
+    await john.send("3/15/2027")
+    assert "Cancel by: February 15, 2027" in john.last_text()
+
+
+async def test_a_bad_email_address_is_asked_again_with_the_skip_hint(anna: TelegramUser) -> None:
+    await open_guide(anna)
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    await anna.send("15-03-2027")
+    await anna.press("Volgende")
+    await walk_panel(anna)
+    await anna.press("Einde van de termijn")
+    await anna.press("Zeg ik liever niet")
+    await anna.send("anna@voorbeeld")
+    assert "geen e-mailadres" in anna.last_text() and "„Overslaan”" in anna.last_text()
+    await anna.send("Anna@Voorbeeld.nl")
+    assert "Overzicht van je opzegging" in anna.last_text()
+    assert "anna@voorbeeld.nl" in anna.last_text()
+
+
 # --- robustness ---------------------------------------------------------------------------------
 
 
@@ -542,7 +586,7 @@ async def test_english_customer_files_a_request(john: TelegramUser, balie: Balie
     ("пример.рф", "пример.рф"),
 ])
 def test_domain_names_are_accepted(typed: str, domain: str) -> None:
-    assert cancellation.parse_domain(typed) == domain
+    assert parse_domain(typed) == domain
 
 
 @pytest.mark.parametrize("typed", [
@@ -551,8 +595,8 @@ def test_domain_names_are_accepted(typed: str, domain: str) -> None:
     "voorbeeld.nl met spatie", "ex ample.com",
 ])
 def test_domain_names_are_rejected(typed: str) -> None:
-    with pytest.raises(InvalidInput) as raised:
-        cancellation.parse_domain(typed)
+    with pytest.raises(AnswerError) as raised:
+        parse_domain(typed)
     assert raised.value.problem == "domain"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,30 @@ def test_run_without_token_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 2
     assert "BALIE_TELEGRAM_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_payment_arrangement_defaults() -> None:
+    limits = load_config(None, environ={}).payment_arrangement
+    assert (limits.max_days, limits.max_instalments, limits.min_reason_length) == (30, 6, 20)
+    assert re.fullmatch(limits.invoice_pattern, "123456")
+    assert re.fullmatch(limits.invoice_pattern, "INV-2026001", re.IGNORECASE)
+    assert not re.fullmatch(limits.invoice_pattern, "12")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[payment_arrangement]\ninvoice_pattern = '(['\n",
+         "[payment_arrangement.invoice_pattern] expected a regular expression"),
+        ("[payment_arrangement]\ninvoice_pattern = '[0-9]*'\n", "does not match an empty"),
+        ("[payment_arrangement]\ninvoice_example = 'abc'\n", "to match invoice_pattern"),
+        ("[payment_arrangement]\nmax_instalments = 1\n", "[payment_arrangement.max_instalments]"),
+        ("[payment_arrangement]\nmax_days = 0\n", "[payment_arrangement.max_days]"),
+        ("[payment_arrangement]\nmin_reason_length = -1\n",
+         "[payment_arrangement.min_reason_length]"),
+    ],
+)
+def test_bad_payment_arrangement_limits(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ={})
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
