@@ -37,6 +37,7 @@ from bot.services import Services
 from knowledge.dates import (
     UNKNOWN,
     DateInputError,
+    DateProblem,
     format_date,
     month_starts,
     parse_renewal_date,
@@ -52,6 +53,8 @@ REASONS = ("price", "moving", "not_needed", "quality", "support", "business_stop
 NO_REASON = "skipped"
 PANEL_STEPS = 6
 URGENT_DAYS = 7  # a request this close to the deadline gets priority "high"
+# What `parse_renewal` can find wrong; it explains them with this form's templates.
+RENEWAL_PROBLEMS = (*(problem.value for problem in DateProblem), "ambiguous")
 
 
 # --- answers: what customers type, checked ----------------------------------------------------
@@ -206,9 +209,10 @@ STEPS: tuple[Step, ...] = (
     # A product name is no domain name: a changed answer asks for the domain/product again.
     Step("service", "choice", options=_choices("service", SERVICES), columns=2,
          resets=("domain",)),
-    Step("domain", "text", parse=_domain_or_product, max_length=300),
+    Step("domain", "text", parse=_domain_or_product, max_length=300,
+         problems=("domain", "empty", "too_long")),
     Step("renewal_date", "text", options=renewal_options, parse=parse_renewal, max_length=100,
-         resets=("deadlines",)),
+         resets=("deadlines",), problems=RENEWAL_PROBLEMS, texts=NAME),
     Step("deadlines", "info"),
     Step("transfer", "choice", options=_choices("transfer", ("move", "expire")),
          when=_is_domain),
@@ -226,7 +230,9 @@ STEPS: tuple[Step, ...] = (
          columns=2),
     Step("reason_text", "text", optional=True, max_length=1000,
          when=lambda values: values.get("reason") != NO_REASON),
-    Step("email", "text", optional=True, parse=parse_email, max_length=254),
+    # Shared with other forms: its prompt and error texts are in steps/email/.
+    Step("email", "text", optional=True, parse=parse_email, max_length=254,
+         problems=("email",)),
 )
 
 
@@ -284,6 +290,7 @@ async def _submit(run: FormRun, action: str) -> Outcome:
 
 FORM = Form(
     name=NAME,
+    code="c",
     steps=STEPS,
     # Who skipped the panel steps ("lukt niet") has not seen them: only the request is offered.
     finish=(Option("panel", "cancellation.finish.panel",
