@@ -92,9 +92,10 @@ def _check_code(code: str, what: str) -> str:
 
 
 class InvalidInput(ValueError):
-    """Raised by a step's parser: `problem` names the template `<form>/invalid_<problem>` or
-    `form/invalid_<problem>` that explains what is wrong. A parser that several forms share
-    names its own templates' folder as `texts` (so `<texts>/invalid_<problem>` is used)."""
+    """Raised by a step's parser: `problem` names the template `invalid_<problem>` that
+    explains what is wrong, looked up along `invalid_templates` (the form's own, then the
+    folder `texts` that a parser several forms share may name, then the shared step's, then
+    `form/`). `context` holds the template's variables; `optional` is always given."""
 
     def __init__(self, problem: str, *, texts: str | None = None, **context: Any) -> None:
         super().__init__(problem)
@@ -435,12 +436,12 @@ async def _show(run: FormRun, *, edit: Message | None, error: str | None = None)
     header = t("form/progress", index=index, total=total)
     if run.step == SUMMARY:
         body = t(f"{run.form.name}/summary", **_template_context(run))
-        rows = _summary_buttons(run)
+        rows = summary_buttons(run)
     else:
         step = run.form.step(run.step)
         body = t(_template(run, prompt_templates(run.form, step)),
                  **_template_context(run, optional=step.optional))
-        rows = _step_buttons(run, step)
+        rows = step_buttons(run, step)
     text = "\n\n".join(part for part in (header, error, body) if part)
     message = await conv.show(text, keyboard(rows), edit=edit)
     run.message_id = message.message_id
@@ -451,7 +452,7 @@ def _cb(run: FormRun, action: Action, value: str = "") -> str:
     return pack(run.form, run.step_code, action, value, run.run_id)
 
 
-def _step_buttons(run: FormRun, step: Step) -> list[list[Button]]:
+def step_buttons(run: FormRun, step: Step) -> list[list[Button]]:
     t = run.conv.t
     rows: list[list[Button]] = []
     row: list[Button] = []
@@ -479,7 +480,7 @@ def _nav(run: FormRun) -> list[Button]:
     return nav
 
 
-def _summary_buttons(run: FormRun) -> list[list[Button]]:
+def summary_buttons(run: FormRun) -> list[list[Button]]:
     t = run.conv.t
     rows: list[list[Button]] = [
         [(t.label(option.label, values=run.values), _cb(run, "done", option.value))]

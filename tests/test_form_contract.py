@@ -26,13 +26,13 @@ from bot.forms import (
     FormRegistry,
     FormRun,
     Step,
-    _step_buttons,
-    _summary_buttons,
     field_labels,
     invalid_templates,
     longest_button,
     pack,
     prompt_templates,
+    step_buttons,
+    summary_buttons,
 )
 from bot.texts import LANGUAGES, Texts
 
@@ -67,7 +67,7 @@ def problems_of(step: Step) -> list[str]:
 
 def test_every_registered_form_is_walked() -> None:
     assert {"cancellation", "deadlines"} <= {form.name for form in FORMS}
-    registry = FormRegistry(on_stop=lambda conv, edit: None)  # type: ignore[arg-type,return-value]
+    registry = FormRegistry(on_stop=lambda conv, edit: None)  # type: ignore[arg-type]
     for form in FORMS:
         registry.add(form)  # unique codes, bounded buttons
 
@@ -118,9 +118,9 @@ def test_every_button_fits_telegrams_64_bytes(form: Form, lang: str, texts: Text
     packed: list[str] = []
     for step in form.steps:
         run.step = step.name
-        packed += [data for row in _step_buttons(run, step) for _label, data in row]
+        packed += [data for row in step_buttons(run, step) for _label, data in row]
     run.step = SUMMARY
-    packed += [data for row in _summary_buttons(run) for _label, data in row]
+    packed += [data for row in summary_buttons(run) for _label, data in row]
     # also the final and edit buttons a summary only shows for some answers
     packed += [pack(form, SUMMARY_CODE, "done", option.value, RUN_ID) for option in form.finish]
     packed += [pack(form, SUMMARY_CODE, "edit", form.step(name).code, RUN_ID)

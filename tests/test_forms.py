@@ -174,3 +174,22 @@ async def test_the_english_summary_says_what_the_buttons_said(john: TelegramUser
     summary = john.last_text()
     assert "What: Other product" in summary
     assert "Reason: Support and service" in summary
+
+
+def test_the_coming_forms_fit_next_to_the_present_ones() -> None:
+    """payment_arrangement and accidental_cancellation (product.md §2.3, §2.4), as sketched."""
+    forms = registry()
+    forms.add(cancellation.FORM)
+    forms.add(deadlines.FORM)
+    coming = [
+        form("payment_arrangement", Step("email", "text"), Step("invoice_number", "text"),
+             Step("amount", "text", optional=True), Step("payment_reason", "text"),
+             Step("proposal", "choice", options=(Option("pay_on_date", "x.date"),
+                                                 Option("instalments", "x.instalments")))),
+        form("accidental_cancellation", Step("email", "text"), Step("domain", "text"),
+             Step("happened_on", "text")),
+    ]
+    for each in coming:
+        forms.add(each)
+        assert len(longest_button(each).encode()) <= CALLBACK_LIMIT - 10
+    assert len({each.code for each in forms.forms.values()}) == 4
