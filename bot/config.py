@@ -22,10 +22,11 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 TOKEN_ENV = "BALIE_TELEGRAM_TOKEN"
 DEFAULT_CONFIG_FILE = Path("config.toml")
@@ -59,6 +60,17 @@ def _known_timezone(name: str) -> str:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        """`notice_months = true` is a mistake, not 1 (pydantic would take it as 1)."""
+        field = cls.model_fields.get(info.field_name or "")
+        annotation = field.annotation if field is not None else None
+        if isinstance(value, bool) and annotation in (int, float):
+            raise PydanticCustomError("int_type" if annotation is int else "float_type",
+                                      "a number, not true or false")
+        return value
 
 
 class TelegramConfig(_Section):

@@ -87,6 +87,8 @@ def test_bad_values_give_one_clear_line(tmp_path: Path, text: str, expected: str
          "[rules.notice_months] expected a whole number from 1 to 24, got 'een'"),
         ("[rules]\nnotice_months = 1.5\n",
          "[rules.notice_months] expected a whole number from 1 to 24, got 1.5"),
+        ("[rules]\nnotice_months = true\n",
+         "[rules.notice_months] expected a whole number from 1 to 24, got true"),
         ("[rules]\nnotice_months = 0\n",
          "[rules.notice_months] expected a number from 1 to 24, got 0"),
         ("[rules]\nreopen_days = 400\n",
