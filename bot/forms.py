@@ -112,7 +112,6 @@ class Option:
     # A side trip (e.g. "lukt niet": offer help) instead of an answer; the step stays current.
     action: Callable[[FormRun], Awaitable[None]] | None = None
     when: Callable[[Values], bool] | None = None  # offered only when this holds
-
     context: Mapping[str, Any] = field(default_factory=dict)  # variables for the label
 
     def __post_init__(self) -> None:
