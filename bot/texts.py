@@ -124,6 +124,9 @@ class Texts:
     def has_template(self, lang: str, template_name: str) -> bool:
         return template_name in self._names[lang]
 
+    def has_label(self, lang: str, key: str) -> bool:
+        return key in self._labels[lang]
+
     def label_keys(self, lang: str) -> list[str]:
         return sorted(self._labels[lang])
 

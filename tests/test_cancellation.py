@@ -6,14 +6,13 @@ The bot believes it is 28 November 2026 (tests/conftest.py); a renewal on 15 Mar
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from types import SimpleNamespace
 from typing import Any, get_args
 
 import pytest
 
-from bot.dialogs import DIALOGS, cancellation, deadlines
+from bot.dialogs import DIALOGS, cancellation
 from bot.forms import RUN_TAG, SUMMARY, Form, FormCb, FormRun, _cb
 from bot.texts import LANGUAGES
 from knowledge.answers import AnswerError, parse_domain
@@ -646,12 +645,6 @@ def test_every_button_fits_telegrams_64_bytes(form: Form) -> None:
     too_long = [data for data in packed if data.startswith("TOO LONG") or len(data.encode()) > 64]
     assert too_long == []
     assert all(data.endswith(f":{'f' * RUN_TAG}") for data in packed)  # the run tag is in
-
-
-def test_the_64_byte_check_catches_a_step_name_too_long() -> None:
-    long_named = replace(deadlines.FORM, steps=[
-        replace(deadlines.FORM.steps[0], name="renewal_date_of_the_contract_period_x")])
-    assert any(data.startswith("TOO LONG") for data in _worst_buttons(long_named))
 
 
 def test_ticket_fields_follow_the_contract() -> None:

@@ -37,7 +37,7 @@ from bot.forms import (
 )
 from bot.menu import MenuEntry
 from bot.services import Services
-from knowledge.dates import format_date, month_starts
+from knowledge.dates import DateProblem, format_date, month_starts
 from knowledge.deadlines import Rules, compute_deadlines
 from storage.outbox import Notice
 from tickets.feedback import CancellationFeedback, FeedbackStore
@@ -49,6 +49,8 @@ REASONS = ("price", "moving", "not_needed", "quality", "support", "business_stop
 NO_REASON = "skipped"
 PANEL_STEPS = 6
 URGENT_DAYS = 7  # a request this close to the deadline gets priority "high"
+# What `parse_renewal` can find wrong; it explains them with this form's templates.
+RENEWAL_PROBLEMS = (*(problem.value for problem in DateProblem), "ambiguous")
 
 
 # --- answers: what customers type, checked (the parsers live in `bot.answers`) ----------------
@@ -139,9 +141,10 @@ STEPS: tuple[Step, ...] = (
     # A product name is no domain name: a changed answer asks for the domain/product again.
     Step("service", "choice", options=_choices("service", SERVICES), columns=2,
          resets=("domain",)),
-    Step("domain", "text", parse=_domain_or_product, max_length=300),
+    Step("domain", "text", parse=_domain_or_product, max_length=300,
+         problems=("domain", "several_domains", "empty", "too_long"), texts="answers"),
     Step("renewal_date", "text", options=renewal_options, parse=answers.renewal_date,
-         max_length=100, resets=("deadlines",)),
+         max_length=100, resets=("deadlines",), problems=RENEWAL_PROBLEMS, texts="answers"),
     Step("deadlines", "info"),
     Step("transfer", "choice", options=_choices("transfer", ("move", "expire")),
          when=_is_domain),
@@ -159,7 +162,9 @@ STEPS: tuple[Step, ...] = (
          columns=2),
     Step("reason_text", "text", optional=True, max_length=1000,
          when=lambda values: values.get("reason") != NO_REASON),
-    Step("email", "text", optional=True, parse=answers.email, max_length=254),
+    # Shared with other forms: its prompt is in steps/email/, its error in answers/.
+    Step("email", "text", optional=True, parse=answers.email, max_length=254,
+         problems=("email",), texts="answers"),
 )
 
 
@@ -228,6 +233,7 @@ async def _submit(run: FormRun, action: str) -> Outcome:
 
 FORM = Form(
     name=NAME,
+    code="c",
     steps=STEPS,
     # Who skipped the panel steps ("lukt niet") has not seen them: only the request is offered.
     finish=(Option("panel", "cancellation.finish.panel",
