@@ -281,7 +281,7 @@ class OutboxWorker:
                 message_id = await self._attempt(item)
             except Exception as error:
                 return await self._fault(item, error)
-        await self.outbox.mark_sent(item.id, message_id)
+        await settle(self.outbox.mark_sent(item.id, message_id))
         log.debug("outbox item %d (ticket %s) sent to %d", item.id, item.ticket_id,
                   item.chat_id)
         return "sent"
@@ -357,28 +357,29 @@ class OutboxWorker:
         where = f"outbox item {item.id} (ticket {item.ticket_id}, chat {item.chat_id})"
         if isinstance(error, TelegramRetryAfter):
             log.warning("%s: Telegram asks to wait %ds", where, error.retry_after)
-            await self.outbox.retry_later(item.id, reason, float(error.retry_after))
+            await settle(self.outbox.retry_later(item.id, reason, float(error.retry_after)))
             return "retry"
         if is_transient(error):
             delay = self.backoff.delay(item.attempts, self.rng)
             log.warning("%s: %s; retry %d in %.1fs", where, reason, item.attempts + 1, delay)
-            await self.outbox.retry_later(item.id, reason, delay)
+            await settle(self.outbox.retry_later(item.id, reason, delay))
             return "retry"
         if refused(error):
             log.warning("%s refused: %s", where, reason)
-            await self.outbox.mark_failed(item.id, reason)
+            await settle(self.outbox.mark_failed(item.id, reason))
             await self._hand_over(item, reason)
             return "failed"
         if isinstance(error, (TelegramBadRequest, TelegramNotFound, TelegramEntityTooLarge,
-                              ClientDecodeError)):  # the decode error here: unexpected JSON
+                              ClientDecodeError,  # here: JSON that does not fit
+                              KeyError, TypeError, ValueError)):  # a malformed payload
             log.error("%s rejected, it will never go out as written: %s", where, reason)
-            await self.outbox.mark_failed(item.id, reason)
+            await settle(self.outbox.mark_failed(item.id, reason))
             return "failed"
         # 401 (token revoked), 409 or an error of our own: someone can fix it, keep the item.
         delay = self.backoff.delay(item.attempts, self.rng)
         log.error("%s: unexpected %s; retry in %.1fs", where, reason, delay,
                   exc_info=not isinstance(error, TelegramAPIError))
-        await self.outbox.retry_later(item.id, reason, delay)
+        await settle(self.outbox.retry_later(item.id, reason, delay))
         return "retry"
 
     async def _hand_over(self, item: OutboxItem, reason: str) -> None:
@@ -388,6 +389,17 @@ class OutboxWorker:
             await self.on_refused(await self.outbox.get(item.id) or item, reason)
         except Exception:
             log.exception("outbox item %d: the refusal handler failed", item.id)
+
+
+async def settle(bookkeeping: Awaitable[None]) -> None:
+    """Write what Telegram answered even when the worker is being stopped: a cancellation
+    waits for the write, so an item that went out is not left pending (and sent twice)."""
+    write = asyncio.ensure_future(bookkeeping)
+    try:
+        await asyncio.shield(write)
+    except asyncio.CancelledError:
+        await write
+        raise
 
 
 def refused(error: BaseException) -> bool:

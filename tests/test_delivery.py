@@ -545,3 +545,33 @@ async def test_a_running_worker_stops_cleanly(tg: FakeTelegram, bot: Bot, outbox
     await send(outbox, ANNA, "twee")
     await until(lambda: texts(tg, ANNA) == ["een", "twee"])
     await delivery.stop(drain_timeout=5)
+
+
+async def test_being_stopped_while_writing_what_telegram_answered_still_writes_it(
+        tg: FakeTelegram, bot: Bot, database: Database) -> None:
+    class SlowDisk(Outbox):
+        async def mark_sent(self, item_id: int, message_id: int | None = None) -> None:
+            await asyncio.sleep(0.3)
+            await super().mark_sent(item_id, message_id)
+
+    outbox = SlowDisk(database)
+    item_id = await send(outbox, ANNA, "een keer")
+    [item] = await outbox.due()
+    delivery = asyncio.create_task(worker(bot, outbox).deliver(item))
+    await until(lambda: bool(texts(tg, ANNA)))
+    delivery.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await delivery
+
+    stored = await outbox.get(item_id)
+    assert stored is not None and stored.state == "sent"  # not sent twice at the next start
+
+
+async def test_a_malformed_item_is_failed_not_retried(
+        tg: FakeTelegram, bot: Bot, outbox: Outbox) -> None:
+    item_id = await outbox.enqueue(ANNA, "edit", {"text": "zonder message_id"})
+
+    assert await worker(bot, outbox).deliver_due() == 1
+
+    item = await outbox.get(item_id)
+    assert item is not None and item.state == "failed" and "message_id" in (item.last_error or "")
