@@ -16,6 +16,11 @@ Telegram answered, and retries what could not go out yet.
 
 Requests run under `without_retries()`: the session's RetryMiddleware would wait inside the
 call, which is exactly what must not happen here; the retry is a row in the database instead.
+
+Wiring (composition, bot/app.py)::
+
+    worker = OutboxWorker(bot, outbox, on_refused=staff_side.refused)
+    worker.attach(dispatcher, drain_timeout=10)  # started on startup, drained on shutdown
 """
 
 from __future__ import annotations

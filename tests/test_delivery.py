@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 
 from bot.delivery import Backoff, Limits, OutboxWorker
 from bot.retry import RetryMiddleware
 from storage.database import Database
 from storage.outbox import Outbox, OutboxItem, message_payload
-from tests.fakeapi import FakeTelegram, make_bot
+from tests.fakeapi import FakeTelegram, make_bot, running_bot
 from tickets.models import Category, Customer
 from tickets.store import TicketStore
 
@@ -575,3 +575,21 @@ async def test_a_malformed_item_is_failed_not_retried(
 
     item = await outbox.get(item_id)
     assert item is not None and item.state == "failed" and "message_id" in (item.last_error or "")
+
+
+async def test_the_worker_starts_and_stops_with_the_dispatcher(
+        tg: FakeTelegram, bot: Bot, outbox: Outbox) -> None:
+    dispatcher = Dispatcher()
+    delivery = worker(bot, outbox)
+    delivery.attach(dispatcher, drain_timeout=5)
+    await send(outbox, ANNA, "al klaar voor de start")
+
+    async with running_bot(dispatcher, bot, tg=tg):
+        await until(lambda: texts(tg, ANNA) == ["al klaar voor de start"])
+        release = tg.hold_next("sendMessage", chat_id=BRAM)
+        await send(outbox, BRAM, "tijdens het stoppen")
+        await until(lambda: len(tg.calls_to("sendMessage")) == 2)
+        release.set()  # answered while the dispatcher shuts down: drained, then stopped
+
+    assert texts(tg, BRAM) == ["tijdens het stoppen"]
+    assert await outbox.pending_count() == 0
