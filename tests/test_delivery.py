@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.delivery import Backoff, Limits, OutboxWorker
+from bot.delivery import Backoff, Limits, OutboxWorker, RateLimit
 from bot.retry import RetryMiddleware
 from storage.database import Database
 from storage.outbox import Outbox, OutboxItem, message_payload
@@ -593,3 +595,17 @@ async def test_the_worker_starts_and_stops_with_the_dispatcher(
 
     assert texts(tg, BRAM) == ["tijdens het stoppen"]
     assert await outbox.pending_count() == 0
+
+
+@given(count=st.integers(1, 25), per=st.sampled_from([1.0, 3.0, 60.0]),
+       steps=st.lists(st.floats(0.0, 5.0), min_size=1, max_size=80))
+def test_a_rate_limit_never_allows_more_than_count_in_any_window(
+        count: int, per: float, steps: list[float]) -> None:
+    now = [0.0]
+    limit = RateLimit(count, per, lambda: now[0])
+    sent: list[float] = []
+    for step in steps:  # callers arrive `step` seconds apart and wait as told
+        now[0] += step
+        sent.append(now[0] + limit.reserve())
+    assert sent == sorted(sent)
+    assert most_in_any_window(sent, per - 1e-9) <= count
