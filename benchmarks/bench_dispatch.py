@@ -107,6 +107,7 @@ class Feeder:
     busy: float = 0.0  # seconds spent in feed_update
     count: int = 0
     forget_updates: bool = False  # empty aiogram's cache of recent updates after each one
+    deliver: Callable[[], Awaitable[object]] | None = None  # the outbox, after each update
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100_000))
 
@@ -133,6 +134,8 @@ class Feeder:
     async def feed(self, update: Update) -> None:
         start = time.perf_counter()
         await self.dispatcher.feed_update(self.bot, update)
+        if self.deliver is not None:
+            await self.deliver()
         self.busy += time.perf_counter() - start
         self.count += 1
         if self.forget_updates:
@@ -215,7 +218,8 @@ async def open_balie(folder: Path) -> Subject:
     app = await build_app(config, session=session)
     app.services.today = lambda: TODAY  # type: ignore[method-assign]
     await app.dispatcher.emit_startup(bot=app.bot, **app.dispatcher.workflow_data)
-    return Subject(Feeder(app.bot, app.dispatcher, session), app.close, app)
+    feeder = Feeder(app.bot, app.dispatcher, session, deliver=app.worker.deliver_due)
+    return Subject(feeder, app.close, app)
 
 
 async def table_rows(app: App) -> dict[str, int]:

@@ -2,32 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+import signal
+from dataclasses import dataclass, field
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, TelegramObject, User
+from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot import dialogs, errors, forms, logs
+from bot import errors, forms, logs, staff
 from bot.config import Config
 from bot.conversation import ConversationMiddleware
+from bot.delivery import OutboxWorker
+from bot.dialogs import DIALOGS
+from bot.dialogs.question import answer_free_text
+from bot.dialogs.start import fallback_router, show_menu
 from bot.fsm import CustomerIsolation, SQLiteStorage
+from bot.intake import Intake, UnitMiddleware
+from bot.menu import MenuEntry
 from bot.retry import RetryMiddleware
 from bot.services import Services
 from bot.texts import LANGUAGES, Texts
+from knowledge.kb import KnowledgeBase
+from knowledge.matcher import Matcher
+from knowledge.questions import QuestionLog
 from storage.database import Database
+from storage.inbox import Inbox
+from storage.outbox import Outbox
 from tickets.customers import CustomerStore
+from tickets.service import TicketService
 from tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("start", "menu", "help", "stop", "taal")
+STARTUP_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=60.0, factor=1.6, jitter=0.1)
+STOP_TIMEOUT = 10.0  # seconds for handlers in flight at shutdown
+DRAIN_TIMEOUT = 5.0  # seconds for the outbox at shutdown
 
 
 @dataclass
@@ -36,6 +56,14 @@ class App:
     bot: Bot
     dispatcher: Dispatcher
     services: Services
+    storage: SQLiteStorage
+    intake: Intake
+    worker: OutboxWorker
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def request_stop(self) -> None:
+        """Stop intake, finish what is in flight, drain the outbox, close (SIGTERM does this)."""
+        self.stopping.set()
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -45,12 +73,31 @@ class App:
 async def build_app(config: Config, *, session: BaseSession | None = None) -> App:
     database = await Database.open(config.storage.database)
     texts = Texts({"provider": config.provider, "rules": config.rules})
+    knowledge = KnowledgeBase.load()
+    outbox = Outbox(database)
+    store = TicketStore(database, reopen_days=config.rules.reopen_days)
+    registry = forms.FormRegistry(
+        on_stop=lambda conv, edit: show_menu(conv, edit, intro="start/stopped"))
+    menu: list[MenuEntry] = []
+    for dialog in DIALOGS:
+        menu.extend(dialog.entries)
+        for form in dialog.forms:
+            registry.add(form)
+    menu.sort(key=lambda entry: entry.order)
     services = Services(
         config=config,
         database=database,
         texts=texts,
-        tickets=TicketStore(database, reopen_days=config.rules.reopen_days),
+        tickets=store,
+        ticket_service=TicketService(store, outbox),
+        outbox=outbox,
         customers=CustomerStore(database),
+        knowledge=knowledge,
+        matcher=Matcher(knowledge),
+        questions=QuestionLog(database),
+        forms=registry,
+        answer_free_text=answer_free_text,
+        menu=menu,
     )
     bot = Bot(
         token=config.token or "1:console-without-a-token",
@@ -58,8 +105,11 @@ async def build_app(config: Config, *, session: BaseSession | None = None) -> Ap
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
     bot.session.middleware(RetryMiddleware())
-    dispatcher = build_dispatcher(services, SQLiteStorage(database), CustomerIsolation())
-    return App(config, bot, dispatcher, services)
+    storage = SQLiteStorage(database)
+    dispatcher = build_dispatcher(services, storage, CustomerIsolation())
+    intake = Intake(dispatcher, bot, database, polling_timeout=config.telegram.polling_timeout,
+                    allowed_updates=dispatcher.resolve_used_update_types())
+    return App(config, bot, dispatcher, services, storage, intake, OutboxWorker(bot, outbox))
 
 
 def _session(config: Config) -> AiohttpSession:
@@ -71,57 +121,112 @@ def _session(config: Config) -> AiohttpSession:
 def build_dispatcher(
     services: Services, storage: SQLiteStorage, isolation: BaseEventIsolation
 ) -> Dispatcher:
+    """Customers in private chats, colleagues in the staff group; anything else is ignored."""
     dispatcher = Dispatcher(storage=storage, events_isolation=isolation, services=services)
     dispatcher.update.outer_middleware(logs.UpdateContextMiddleware())
-    conversation = ConversationMiddleware()
-    dispatcher.message.outer_middleware(conversation)
-    dispatcher.callback_query.outer_middleware(conversation)
+    # Inside the per-customer lock: the state an update changes commits with its "done".
+    dispatcher.update.outer_middleware(
+        UnitMiddleware(services.database, storage, Inbox(services.database)))
 
-    from bot.dialogs.start import show_menu
-
-    registry = forms.FormRegistry(
-        on_stop=lambda conv, edit: show_menu(conv, edit, intro="start/stopped")
-    )
-    services.forms = registry
-    for dialog in dialogs.DIALOGS:
-        services.menu.extend(getattr(dialog, "ENTRIES", ()))
-        for form in getattr(dialog, "FORMS", ()):
-            registry.add(form)
-        setup = getattr(dialog, "setup", None)
-        if setup is not None:
-            setup(services)
-        dispatcher.include_router(dialog.router())
-    services.menu.sort(key=lambda entry: entry.order)
-    dispatcher.include_router(forms.router(registry))
-    dispatcher.include_router(dialogs.start.fallback_router())
+    dispatcher.include_router(customer_router(services.forms))
+    staff_chat = services.config.telegram.staff_chat_id
+    if staff_chat:
+        dispatcher.include_router(staff.router(staff_chat))
+    dispatcher.include_router(ignored_router())
     dispatcher.include_router(errors.router())
     dispatcher.startup.register(_set_commands)
     return dispatcher
 
 
+def customer_router(registry: forms.FormRegistry) -> Router:
+    customers = Router(name="customers")
+    customers.message.filter(F.chat.type == "private")
+    customers.callback_query.filter(F.message.chat.type == "private")
+    conversation = ConversationMiddleware()
+    customers.message.outer_middleware(conversation)
+    customers.callback_query.outer_middleware(conversation)
+    for dialog in DIALOGS:
+        customers.include_router(dialog.router())
+    customers.include_router(forms.router(registry))
+    customers.include_router(fallback_router())
+    return customers
+
+
+def ignored_router() -> Router:
+    """Other groups and channels the bot was added to: nothing to do there, on purpose."""
+    ignored = Router(name="ignored")
+
+    @ignored.message()
+    @ignored.callback_query()
+    @ignored.channel_post()
+    async def on_elsewhere(event: TelegramObject, event_from_user: User | None = None) -> None:
+        log.debug("ignored an update from outside the private chats and the staff group")
+
+    return ignored
+
+
 async def _set_commands(bot: Bot, services: Services) -> None:
     """The command list in Telegram's menu, per language (the default language for others)."""
     texts = services.texts
-    for lang in (None, *LANGUAGES):
-        shown = lang or services.config.languages.default
-        commands = [BotCommand(command=name, description=texts.label(shown, f"commands.{name}"))
-                    for name in COMMANDS]
-        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(),
-                                  language_code=lang)
+    try:
+        for lang in (None, *LANGUAGES):
+            shown = lang or services.config.languages.default
+            commands = [BotCommand(command=name,
+                                   description=texts.label(shown, f"commands.{name}"))
+                        for name in COMMANDS]
+            await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(),
+                                      language_code=lang)
+    except (TelegramAPIError, TelegramNetworkError) as error:  # cosmetic; next start tries again
+        log.warning("could not set the command list (%s)", type(error).__name__)
+
+
+async def wait_for_telegram(app: App) -> User | None:
+    """getMe until Telegram answers (one log line per attempt); None when stopped meanwhile.
+    A refused token is final and raised."""
+    backoff = Backoff(STARTUP_BACKOFF)
+    while not app.stopping.is_set():
+        try:
+            return await app.bot.get_me()
+        except TelegramUnauthorizedError:
+            raise
+        except Exception as error:
+            log.warning("cannot reach the Bot API (%s); trying again in %.0fs",
+                        type(error).__name__, backoff.next_delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(app.stopping.wait(), backoff.next_delay)
+            next(backoff)
+    return None
 
 
 async def run_polling(app: App, *, handle_signals: bool = True) -> None:
-    """Long polling until SIGINT/SIGTERM (or stop_polling); then close cleanly."""
+    """Long polling until SIGINT/SIGTERM (or `request_stop`); then stop intake, let what is
+    in flight finish, drain the outbox for a bounded time and close the database."""
+    loop = asyncio.get_running_loop()
+    if handle_signals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, app.request_stop)
+    dispatcher = app.dispatcher
     try:
-        me = await app.bot.get_me()
+        me = await wait_for_telegram(app)
+        if me is None:
+            return
         log.info("Balie is running as @%s", me.username)
-        await app.dispatcher.start_polling(
-            app.bot,
-            polling_timeout=app.config.telegram.polling_timeout,
-            handle_signals=handle_signals,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
-            close_bot_session=False,
-        )
+        await dispatcher.emit_startup(bot=app.bot, dispatcher=dispatcher, bots=[app.bot],
+                                      **dispatcher.workflow_data)
+        await app.worker.start()
+        polling = asyncio.create_task(app.intake.run())
+        stopping = asyncio.create_task(app.stopping.wait())
+        await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        await app.intake.stop(STOP_TIMEOUT)
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling  # raises what ended polling (a refused token)
+        await app.worker.stop(DRAIN_TIMEOUT)
+        await dispatcher.emit_shutdown(bot=app.bot, dispatcher=dispatcher, bots=[app.bot],
+                                       **dispatcher.workflow_data)
     finally:
+        if handle_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
         await app.close()
         log.info("Balie stopped")

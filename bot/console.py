@@ -155,6 +155,7 @@ class Console:
 
     async def _feed(self, update: Update) -> None:
         await self.app.dispatcher.feed_update(self.app.bot, update)
+        await self.app.worker.deliver_due()  # e.g. a filed ticket's confirmation
 
 
 async def run_console(app: App, session: ConsoleSession, stdin: TextIO = sys.stdin) -> None:

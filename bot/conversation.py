@@ -21,6 +21,7 @@ from aiogram.types import (
 
 from bot.services import Services
 from bot.texts import Translator
+from storage.outbox import Notice
 from tickets.models import Customer
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ class Conversation:
     async def set_language(self, lang: str) -> None:
         await self.services.customers.set_language(self.user.id, lang)
         self.t = self.services.texts.for_language(lang)
+
+    def notice(self, text: str, buttons: Sequence[Sequence[Button]] = (), *,
+               edit: int | None = None) -> Notice:
+        """A message to this customer for the outbox (in place of `edit` when given)."""
+        return Notice(self.chat_id, text, tuple(tuple(row) for row in buttons if row),
+                      kind="edit" if edit is not None else "send", message_id=edit)
 
     async def say(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
         return await self.bot.send_message(self.chat_id, text, reply_markup=markup)
@@ -111,7 +118,7 @@ class ConversationMiddleware(BaseMiddleware):
         state: FSMContext | None = data.get("state")
         services: Services = data["services"]
         chat = data.get("event_chat")
-        if user is None or state is None or chat is None:
+        if user is None or state is None or chat is None or chat.type != "private":
             return await handler(event, data)
         stored = await services.customers.language(user.id)
         lang = language_for(user, stored, services.config.languages.default)

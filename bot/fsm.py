@@ -1,4 +1,9 @@
-"""aiogram FSM storage on the shared SQLite file, so a dialog survives a restart."""
+"""aiogram FSM storage on the shared SQLite file, so a dialog survives a restart.
+
+While an update from the inbox is handled (`bot.intake`), its state changes are kept in its
+`UpdateUnit` and written when the update is marked done, in one transaction: after a crash
+either both happened or neither did, and the update is simply handled again.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
 
+from bot.unit import current_unit
 from storage.database import Database, utcnow
 
 _KEY = (
@@ -38,18 +44,64 @@ class SQLiteStorage(BaseStorage):
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
+        unit = current_unit.get()
+        if unit is not None and unit.open:
+            row = await self._pending(unit, key)
+            row[0] = value
+            return
         await self._write(key, "state", value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        row = await self.database.fetchone(f"SELECT state FROM fsm_state WHERE {_KEY}", _key(key))
-        return row["state"] if row is not None else None
+        unit = current_unit.get()
+        if unit is not None and unit.open:
+            return (await self._pending(unit, key))[0]
+        return (await self._read(key))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._write(key, "data", json.dumps(dict(data), ensure_ascii=False))
+        text = json.dumps(dict(data), ensure_ascii=False)
+        unit = current_unit.get()
+        if unit is not None and unit.open:
+            (await self._pending(unit, key))[1] = text
+            return
+        await self._write(key, "data", text)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        row = await self.database.fetchone(f"SELECT data FROM fsm_state WHERE {_KEY}", _key(key))
-        return dict(json.loads(row["data"])) if row is not None else {}
+        unit = current_unit.get()
+        if unit is not None and unit.open:
+            return dict(json.loads((await self._pending(unit, key))[1]))
+        return dict(json.loads((await self._read(key))[1]))
+
+    async def _read(self, key: StorageKey) -> list[Any]:
+        row = await self.database.fetchone(
+            f"SELECT state, data FROM fsm_state WHERE {_KEY}", _key(key))
+        return [row["state"], row["data"]] if row is not None else [None, "{}"]
+
+    async def _pending(self, unit: Any, key: StorageKey) -> list[Any]:
+        """The unit's copy of this key's row: read once, then changed in memory."""
+        row = unit.fsm.get(key)
+        if row is None:
+            row = unit.fsm[key] = await self._read(key)
+            unit.fsm_loaded[key] = list(row)
+        return row
+
+    async def flush(self, unit: Any) -> None:
+        """Write what the unit changed (inside the caller's transaction)."""
+        for key, row in unit.fsm.items():
+            if row == unit.fsm_loaded.get(key):
+                continue
+            params = _key(key)
+            async with self.database.transaction() as connection:
+                if row[0] is None and row[1] == "{}":
+                    await connection.execute(f"DELETE FROM fsm_state WHERE {_KEY}", params)
+                    continue
+                await connection.execute(
+                    """INSERT INTO fsm_state (bot_id, chat_id, user_id, thread_id,
+                            business_connection_id, destiny, state, data, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO UPDATE SET state = excluded.state, data = excluded.data,
+                            updated_at = excluded.updated_at""",
+                    (*params, row[0], row[1], utcnow()),
+                )
 
     async def close(self) -> None:
         """The database belongs to the application, which closes it."""
@@ -87,9 +139,9 @@ class CustomerIsolation(BaseEventIsolation):
             async with lock:
                 yield
         finally:
-            _, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
+            _, users = self._locks.get(key, (lock, 1))
+            if users <= 1:
+                self._locks.pop(key, None)
             else:
                 self._locks[key] = (lock, users - 1)
 
@@ -99,4 +151,5 @@ class CustomerIsolation(BaseEventIsolation):
         return len(self._locks)
 
     async def close(self) -> None:
-        self._locks.clear()
+        """Locks belong to running handlers, which release them themselves (clearing them
+        here broke handlers still running at shutdown)."""

@@ -10,14 +10,20 @@ from typing import TYPE_CHECKING, Protocol
 from bot.config import Config
 from bot.texts import Texts
 from knowledge.deadlines import today_in
+from knowledge.kb import KnowledgeBase
+from knowledge.matcher import Matcher
+from knowledge.questions import QuestionLog
 from storage.database import Database
+from storage.outbox import Outbox
 from tickets.customers import CustomerStore
+from tickets.service import TicketService
 from tickets.store import TicketStore
 
 if TYPE_CHECKING:
     from bot.conversation import Conversation
     from bot.forms import FormRegistry
     from bot.menu import MenuEntry
+
 
 class FreeTextAnswerer(Protocol):
     """Answers a typed question; True when it said something worth saying. Inside a dialog
@@ -34,13 +40,16 @@ class Services:
     config: Config
     database: Database
     texts: Texts
-    tickets: TicketStore
+    tickets: TicketStore  # reads; every change goes through `ticket_service`
+    ticket_service: TicketService
+    outbox: Outbox
     customers: CustomerStore
+    knowledge: KnowledgeBase
+    matcher: Matcher
+    questions: QuestionLog
+    forms: FormRegistry
+    answer_free_text: FreeTextAnswerer
     menu: list[MenuEntry] = field(default_factory=list)
-    forms: FormRegistry | None = None
-    extras: dict[str, object] = field(default_factory=dict)
-    # Set by the question dialog: answers a free-text question, True when it did.
-    answer_free_text: FreeTextAnswerer | None = None
 
     def today(self) -> date:
         """Today in the provider's time zone (tests replace this to pin the date)."""

@@ -66,6 +66,29 @@ def message_payload(text: str, buttons: Buttons = (), **extra: Any) -> dict[str,
             **extra}
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One message something causes, before it is written to the outbox."""
+
+    chat_id: int
+    text: str = ""
+    buttons: Buttons = ()
+    thread_id: int | None = None
+    kind: Kind = "send"
+    message_id: int | None = None  # the message to edit, or to copy (with from_chat_id)
+    from_chat_id: int | None = None
+
+    def payload(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.message_id is not None:
+            extra["message_id"] = self.message_id
+        if self.from_chat_id is not None:
+            extra["from_chat_id"] = self.from_chat_id
+        if self.kind in ("drop_buttons", "copy"):
+            return {**extra, **({"caption": self.text} if self.text else {})}
+        return message_payload(self.text, self.buttons, **extra)
+
+
 class Outbox:
     """Writes items (inside the caller's transaction) and keeps their delivery state."""
 
@@ -93,6 +116,10 @@ class Outbox:
             )
             self.database.after_commit(self.wakeup.set)
         return int(cursor.lastrowid or 0)
+
+    async def put(self, notice: Notice, *, ticket_id: int | None = None) -> int:
+        return await self.enqueue(notice.chat_id, notice.kind, notice.payload(),
+                                  thread_id=notice.thread_id, ticket_id=ticket_id)
 
     async def due(self, *, now: datetime | None = None, limit: int = 50,
                   excluding: Collection[int] = ()) -> list[OutboxItem]:

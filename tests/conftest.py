@@ -4,7 +4,6 @@ does) long-polling a fake Telegram Bot API server on 127.0.0.1, and customers wh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -22,6 +21,20 @@ STAFF_CHAT_ID = -1001234567890
 TODAY = date(2026, 11, 28)
 
 
+class SettlingTracker(UpdateTracker):
+    """An update counts as handled once its handler finished and the outbox has delivered
+    what was due (a filed ticket's confirmation goes out through the outbox)."""
+
+    def __init__(self, balie: Balie) -> None:
+        super().__init__()
+        self.balie = balie
+
+    async def wait_done(self, update_id: int, timeout: float = 5.0) -> bool:
+        if not await super().wait_done(update_id, timeout):
+            return False
+        return await self.balie.settled(timeout)
+
+
 class Balie:
     """The bot under test. `today` pins the date it believes it is; `restart()` stops it and
     starts a fresh process-equivalent on the same SQLite file."""
@@ -29,7 +42,7 @@ class Balie:
     def __init__(self, tg: FakeTelegram, database: Path) -> None:
         self.tg = tg
         self.database = database
-        self.tracker = UpdateTracker()
+        self.tracker = SettlingTracker(self)
         self.today = TODAY
         self.app: App | None = None
         self._task: asyncio.Task[None] | None = None
@@ -63,10 +76,18 @@ class Balie:
     async def stop(self) -> None:
         if self.app is None or self._task is None:
             return
-        with contextlib.suppress(RuntimeError):
-            await self.app.dispatcher.stop_polling()
-        await asyncio.wait_for(self._task, timeout=10)
+        self.app.request_stop()
+        await asyncio.wait_for(self._task, timeout=20)
         self.app, self._task = None, None
+
+    async def settled(self, timeout: float = 5.0) -> bool:
+        """Wait until nothing in the outbox is due (delivered, or waiting for a retry)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.app is not None and await self.app.services.outbox.due():
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     async def restart(self) -> None:
         await self.stop()

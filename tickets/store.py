@@ -21,6 +21,7 @@ from tickets.models import (
     Priority,
     Status,
     Ticket,
+    TransitionError,
     check_transition,
 )
 
@@ -36,8 +37,22 @@ class TicketNotFound(LookupError):
     pass
 
 
+class AlreadyClaimed(Exception):
+    """Another colleague has this ticket."""
+
+    def __init__(self, ticket_id: int, assignee: str) -> None:
+        super().__init__(f"ticket {ticket_id} is already claimed by {assignee}")
+        self.ticket_id = ticket_id
+        self.assignee = assignee
+
+
+class ConcurrentChange(Exception):
+    """The ticket changed between reading and writing it; nothing was written."""
+
+
 class TicketStore:
-    """Every change to a ticket is written with its audit event in one transaction."""
+    """Tickets in SQLite. Every change is written with its audit event; every method joins the
+    caller's open transaction, so the service composes them into one."""
 
     def __init__(self, database: Database, *, reopen_days: int = 7) -> None:
         self.database = database
@@ -123,36 +138,80 @@ class TicketStore:
         return [_ticket(row) for row in rows]
 
     async def add_message(
-        self, ticket_id: int, author: Author, text: str, *, author_name: str = ""
-    ) -> Message:
+        self,
+        ticket_id: int,
+        author: Author,
+        text: str,
+        *,
+        author_name: str = "",
+        source: tuple[int, int] | None = None,
+        actor: str | None = None,
+    ) -> Message | None:
+        """Add to the thread, with its audit event. `source` (chat id, message id) is the
+        Telegram message it came from: the same message added twice is kept once (None)."""
         now = utcnow()
+        chat_id, message_id = source if source is not None else (None, None)
         async with self.database.transaction() as connection:
             cursor = await connection.execute(
-                """INSERT INTO ticket_messages (ticket_id, author, author_name, text, created_at)
-                   VALUES (?, ?, ?, ?, ?)""",
-                (ticket_id, str(author), author_name, text, now),
+                """INSERT OR IGNORE INTO ticket_messages (ticket_id, author, author_name, text,
+                       source_chat_id, source_message_id, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (ticket_id, str(author), author_name, text, chat_id, message_id, now),
             )
+            if not cursor.rowcount:
+                return None
+            message = Message(int(cursor.lastrowid or 0), ticket_id, author, author_name, text,
+                              now)
             await connection.execute(
                 "UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket_id)
             )
-        return Message(int(cursor.lastrowid or 0), ticket_id, author, author_name, text, now)
+            await _event(connection, ticket_id, actor or str(author), "message",
+                         {"message": message.id, "author": str(author)}, now)
+        return message
 
     async def set_status(self, ticket_id: int, status: Status, *, actor: str) -> Ticket:
-        ticket = await self.get(ticket_id)
-        if ticket.status == status:
-            return ticket
-        check_transition(ticket.status, status)
-        now = utcnow()
-        closed_at = now if status == Status.CLOSED else None
+        """A checked transition, written only if nobody changed the status meanwhile."""
         async with self.database.transaction() as connection:
-            await connection.execute(
-                "UPDATE tickets SET status = ?, closed_at = ?, updated_at = ? WHERE id = ?",
-                (str(status), closed_at, now, ticket_id),
+            ticket = await self.get(ticket_id)
+            if ticket.status == status:
+                return ticket
+            check_transition(ticket.status, status)
+            now = utcnow()
+            closed_at = now if status == Status.CLOSED else None
+            cursor = await connection.execute(
+                """UPDATE tickets SET status = ?, closed_at = ?, updated_at = ?
+                   WHERE id = ? AND status = ?""",
+                (str(status), closed_at, now, ticket_id, str(ticket.status)),
             )
+            if not cursor.rowcount:
+                raise ConcurrentChange(ticket_id)
             await _event(connection, ticket_id, actor, "status",
                          {"from": str(ticket.status), "to": str(status)}, now)
-        log.info("ticket=%d status %s -> %s by %s", ticket_id, ticket.status, status, actor)
-        return await self.get(ticket_id)
+            log.info("ticket=%d status %s -> %s by %s", ticket_id, ticket.status, status, actor)
+            return await self.get(ticket_id)
+
+    async def claim(self, ticket_id: int, assignee: str, *, actor: str) -> Ticket:
+        """Take a ticket that nobody has: exactly one of two simultaneous claims wins, the
+        other gets `AlreadyClaimed` naming who has it. An open or waiting ticket becomes
+        in progress."""
+        async with self.database.transaction() as connection:
+            now = utcnow()
+            cursor = await connection.execute(
+                """UPDATE tickets SET assignee = ?, updated_at = ?,
+                       status = CASE WHEN status = 'closed' THEN status ELSE 'in_progress' END
+                   WHERE id = ? AND assignee IS NULL AND status != 'closed'""",
+                (assignee, now, ticket_id),
+            )
+            ticket = await self.get(ticket_id)
+            if not cursor.rowcount:
+                if ticket.assignee == assignee:
+                    return ticket
+                if ticket.assignee is not None:
+                    raise AlreadyClaimed(ticket_id, ticket.assignee)
+                raise TransitionError(f"a {ticket.status} ticket cannot be claimed")
+            await _event(connection, ticket_id, actor, "assignee",
+                         {"from": None, "to": assignee}, now)
+            return ticket
 
     async def set_priority(self, ticket_id: int, priority: Priority, *, actor: str) -> Ticket:
         return await self._set_column(ticket_id, "priority", str(priority), actor)
@@ -160,11 +219,27 @@ class TicketStore:
     async def assign(self, ticket_id: int, assignee: str | None, *, actor: str) -> Ticket:
         return await self._set_column(ticket_id, "assignee", assignee, actor)
 
-    async def set_topic(self, ticket_id: int, topic_id: int | None) -> None:
+    async def set_topic(self, ticket_id: int, topic_id: int | None, *, actor: str = "bot"
+                        ) -> None:
         async with self.database.transaction() as connection:
+            row = await self.database.fetchone(
+                "SELECT topic_id FROM tickets WHERE id = ?", (ticket_id,))
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            if row["topic_id"] == topic_id:
+                return
+            now = utcnow()
             await connection.execute(
-                "UPDATE tickets SET topic_id = ? WHERE id = ?", (topic_id, ticket_id)
+                "UPDATE tickets SET topic_id = ?, updated_at = ? WHERE id = ?",
+                (topic_id, now, ticket_id),
             )
+            await _event(connection, ticket_id, actor, "topic",
+                         {"from": row["topic_id"], "to": topic_id}, now)
+
+    async def by_topic(self, topic_id: int) -> Ticket | None:
+        row = await self.database.fetchone("SELECT * FROM tickets WHERE topic_id = ?",
+                                           (topic_id,))
+        return _ticket(row) if row is not None else None
 
     async def rate(self, ticket_id: int, rating: int, *, actor: str) -> Ticket:
         if not 1 <= rating <= 5:
@@ -174,18 +249,19 @@ class TicketStore:
     async def reopen_or_follow_up(self, ticket_id: int, *, actor: str) -> Ticket:
         """A customer wrote on a closed ticket: reopen it within `reopen_days`, else open a
         new ticket that links the old one."""
-        ticket = await self.get(ticket_id)
-        if ticket.status != Status.CLOSED:
-            return ticket
-        closed_at = datetime.fromisoformat(ticket.closed_at or ticket.updated_at)
-        if datetime.now(UTC) - closed_at < timedelta(days=self.reopen_days):
-            return await self.set_status(ticket_id, Status.OPEN, actor=actor)
-        follow_up, _ = await self.create(
-            category=ticket.category, customer=ticket.customer, subject=ticket.subject,
-            fields=ticket.fields, priority=ticket.priority, linked_ticket_id=ticket.id,
-            actor=actor,
-        )
-        return follow_up
+        async with self.database.transaction():
+            ticket = await self.get(ticket_id)
+            if ticket.status != Status.CLOSED:
+                return ticket
+            closed_at = datetime.fromisoformat(ticket.closed_at or ticket.updated_at)
+            if datetime.now(UTC) - closed_at < timedelta(days=self.reopen_days):
+                return await self.set_status(ticket_id, Status.OPEN, actor=actor)
+            follow_up, _ = await self.create(
+                category=ticket.category, customer=ticket.customer, subject=ticket.subject,
+                fields=ticket.fields, priority=ticket.priority, linked_ticket_id=ticket.id,
+                actor=actor,
+            )
+            return follow_up
 
     async def messages(self, ticket_id: int) -> builtins.list[Message]:
         rows = await self.database.fetchall(
@@ -208,19 +284,22 @@ class TicketStore:
         ]
 
     async def _set_column(self, ticket_id: int, column: str, value: Any, actor: str) -> Ticket:
-        ticket = await self.get(ticket_id)
-        old = getattr(ticket, column)
-        old = str(old) if old is not None and not isinstance(old, int) else old
-        if old == value:
-            return ticket
-        now = utcnow()
         async with self.database.transaction() as connection:
-            await connection.execute(
-                f"UPDATE tickets SET {column} = ?, updated_at = ? WHERE id = ?",
-                (value, now, ticket_id),
+            ticket = await self.get(ticket_id)
+            old = getattr(ticket, column)
+            old = str(old) if old is not None and not isinstance(old, int) else old
+            if old == value:
+                return ticket
+            now = utcnow()
+            cursor = await connection.execute(
+                f"UPDATE tickets SET {column} = ?, updated_at = ? WHERE id = ? "
+                f"AND {column} IS ?",
+                (value, now, ticket_id, old),
             )
+            if not cursor.rowcount:
+                raise ConcurrentChange(ticket_id)
             await _event(connection, ticket_id, actor, column, {"from": old, "to": value}, now)
-        return await self.get(ticket_id)
+            return await self.get(ticket_id)
 
 
 async def _fetch_id(connection: aiosqlite.Connection, sql: str, *params: object) -> int | None:

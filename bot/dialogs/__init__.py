@@ -1,14 +1,14 @@
-"""The conversations, one module each. A module offers `router()` and may offer `ENTRIES`
-(its main-menu lines), `FORMS` (forms the form mechanism runs) and `setup(services)`.
-The order here is the order in which their routers see an update."""
+"""The conversations, one module each; each declares its `DIALOG` (router, forms, menu
+entries). The order here is the order in which their routers see an update."""
 
+from bot.dialog import Dialog
 from bot.dialogs import cancellation, deadlines, question, start
 
-DIALOGS = (
-    start,
-    cancellation,
-    deadlines,
-    question,
+DIALOGS: tuple[Dialog, ...] = (
+    start.DIALOG,
+    cancellation.DIALOG,
+    deadlines.DIALOG,
+    question.DIALOG,
 )
 
 __all__ = ["DIALOGS", "cancellation", "deadlines", "question", "start"]

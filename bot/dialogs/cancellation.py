@@ -10,6 +10,7 @@ The rules themselves live in `knowledge.deadlines` and `knowledge.dates`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from aiogram import Router
 from aiogram.types import Message
 
 from bot.conversation import Conversation
+from bot.dialog import Dialog
 from bot.forms import (
     Form,
     FormRun,
@@ -42,8 +44,9 @@ from knowledge.dates import (
     parse_renewal_date,
 )
 from knowledge.deadlines import Rules, compute_deadlines
+from storage.outbox import Notice
 from tickets.feedback import CancellationFeedback, FeedbackStore
-from tickets.models import Category, Priority
+from tickets.models import Category, Priority, Ticket
 
 NAME = "cancellation"
 UNKNOWN_DATE = "unknown"  # the stored answer for "weet ik niet"
@@ -255,31 +258,42 @@ def ticket_fields(values: Values) -> dict[str, Any]:
 
 
 async def _submit(run: FormRun, action: str) -> Outcome:
+    """The panel route shows its advice at once. The request route files the ticket, its
+    confirmation (the summary message becomes it, through the outbox) and the feedback in one
+    transaction, so a crash or a Telegram outage loses neither and a second press adds none."""
     values = answered(run)
     fields = ticket_fields(values)
-    ticket_id: int | None = None
-    outcome = Outcome("cancellation/done_panel")
-    if action == "request":
-        days = values.get("days_to_cancel")
-        urgent = (fields["cancellation_type"] == "immediate" or bool(fields["too_late"])
-                  or (isinstance(days, int) and days <= URGENT_DAYS))
-        ticket, _created = await run.services.tickets.create(
+    services, conv = run.services, run.conv
+    feedback = CancellationFeedback(
+        run_id=run.run_id, customer_id=conv.user.id, language=conv.lang,
+        service=fields["service"], cancellation_type=fields["cancellation_type"],
+        reason=fields["reason"], reason_text=fields["reason_text"],
+        route="request" if action == "request" else "panel",
+    )
+    if action != "request":
+        await FeedbackStore(services.database).record(feedback)
+        return Outcome("cancellation/done_panel")
+
+    def confirmation(ticket: Ticket) -> list[Notice]:
+        text = conv.t("cancellation/done_request", values=values, ticket=ticket.id)
+        return [conv.notice(text, edit=run.message_id)]
+
+    days = values.get("days_to_cancel")
+    urgent = (fields["cancellation_type"] == "immediate" or bool(fields["too_late"])
+              or (isinstance(days, int) and days <= URGENT_DAYS))
+    async with services.database.transaction():
+        ticket, _created = await services.ticket_service.open_ticket(
             category=Category.CANCELLATION,
-            customer=run.conv.customer(email=values.get("email")),
+            customer=conv.customer(email=values.get("email")),
             subject=f"Opzegging {fields['domain']}",
             fields=fields,
             priority=Priority.HIGH if urgent else Priority.NORMAL,
             idempotency_key=f"{NAME}:{run.run_id}",
+            confirm=confirmation,
         )
-        ticket_id = ticket.id
-        outcome = Outcome("cancellation/done_request", {"ticket": ticket.id})
-    await FeedbackStore(run.services.database).record(CancellationFeedback(
-        run_id=run.run_id, customer_id=run.conv.user.id, language=run.conv.lang,
-        service=fields["service"], cancellation_type=fields["cancellation_type"],
-        reason=fields["reason"], reason_text=fields["reason_text"],
-        route="request" if action == "request" else "panel", ticket_id=ticket_id,
-    ))
-    return outcome
+        await FeedbackStore(services.database).record(
+            dataclasses.replace(feedback, ticket_id=ticket.id))
+    return Outcome("")  # the confirmation is on its way through the outbox
 
 
 FORM = Form(
@@ -308,3 +322,6 @@ ENTRIES = (MenuEntry("cancel", 10, start, deep_links=("opzeggen", "cancel")),)
 def router() -> Router:
     """The form mechanism handles every press and answer; nothing particular is left here."""
     return Router(name=NAME)
+
+
+DIALOG = Dialog(NAME, router, forms=FORMS, entries=ENTRIES)

@@ -10,6 +10,7 @@ from aiogram import Router
 from aiogram.types import Message
 
 from bot.conversation import Conversation
+from bot.dialog import Dialog
 from bot.dialogs import cancellation
 from bot.dialogs.start import show_menu
 from bot.forms import Form, FormRun, Option, Outcome, Step, Values, start_form
@@ -63,3 +64,6 @@ ENTRIES = (MenuEntry("deadlines", 20, start, deep_links=("opzegtermijn", "deadli
 def router() -> Router:
     """The form mechanism handles every press and answer."""
     return Router(name=NAME)
+
+
+DIALOG = Dialog(NAME, router, forms=FORMS, entries=ENTRIES)

@@ -8,9 +8,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Button, Conversation, keyboard, message_of
+from bot.dialog import Dialog
 from bot.dialogs.start import resume
 from bot.menu import MenuCb, MenuEntry
-from bot.services import Services
 from knowledge.kb import Article, KnowledgeBase
 from knowledge.matcher import Match, Matcher
 from knowledge.questions import QuestionLog
@@ -26,14 +26,6 @@ class QuestionCb(CallbackData, prefix="q"):
     article: str = ""
 
 
-def setup(services: Services) -> None:
-    knowledge = KnowledgeBase.load()
-    services.extras["knowledge"] = knowledge
-    services.extras["matcher"] = Matcher(knowledge)
-    services.extras["questions"] = QuestionLog(services.database)
-    services.answer_free_text = answer_free_text
-
-
 async def start(conv: Conversation, edit: Message | None) -> None:
     await conv.show(conv.t("question/prompt"), keyboard(_menu_row(conv)), edit=edit)
 
@@ -42,8 +34,8 @@ ENTRIES = (MenuEntry("question", 50, start, deep_links=("vraag", "question")),)
 
 
 def _parts(conv: Conversation) -> tuple[KnowledgeBase, Matcher, QuestionLog]:
-    extras = conv.services.extras
-    return extras["knowledge"], extras["matcher"], extras["questions"]  # type: ignore[return-value]
+    services = conv.services
+    return services.knowledge, services.matcher, services.questions
 
 
 def _menu_row(conv: Conversation) -> list[list[Button]]:
@@ -192,3 +184,6 @@ def router() -> Router:
             await resume(conv)  # a dialog in progress carries on below the answer
 
     return questions
+
+
+DIALOG = Dialog("question", router, entries=ENTRIES)

@@ -8,6 +8,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Conversation, keyboard, message_of
+from bot.dialog import Dialog
 from bot.forms import leave, load_run, show_current
 from bot.menu import MenuCb, MenuEntry
 from bot.texts import LANGUAGES
@@ -131,3 +132,6 @@ def fallback_router() -> Router:
         await query.answer(conv.t.label("form.stale"))
 
     return fallback
+
+
+DIALOG = Dialog("start", router)

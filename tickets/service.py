@@ -1,0 +1,210 @@
+"""The ticket operations: one per thing that happens in the product.
+
+Each operation writes the change, its audit event and every message it causes (to the
+customer, to the staff group) in one transaction: the messages go to the outbox, which a worker
+delivers after the commit. Handlers call an operation and reply; they never send first and
+write afterwards. Telegram-free: what a message says is decided by a `Notifier` (the bot's
+templates) or handed in by the caller, as `Notice`s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from storage.database import Database
+from storage.outbox import Notice, Outbox
+from tickets.models import Author, Category, Customer, Message, Priority, Status, Ticket
+from tickets.store import AlreadyClaimed, ConcurrentChange, TicketNotFound, TicketStore
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AlreadyClaimed",
+    "Change",
+    "ConcurrentChange",
+    "Notifier",
+    "SilentNotifier",
+    "TicketNotFound",
+    "TicketService",
+]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to a ticket, as the notifier sees it (mirrors the audit event)."""
+
+    action: str  # opened, message, claimed, status, priority, follow_up
+    actor: str
+    detail: Mapping[str, Any]
+    message: Message | None = None
+
+
+class Notifier(Protocol):
+    """Decides who is told what about a change (the bot renders its templates)."""
+
+    def notices(self, ticket: Ticket, change: Change) -> Sequence[Notice]: ...
+
+
+class SilentNotifier:
+    """Tells nobody (the command line, tests of the store)."""
+
+    def notices(self, ticket: Ticket, change: Change) -> Sequence[Notice]:
+        return ()
+
+
+Confirmation = Callable[[Ticket], Sequence[Notice]]
+
+
+class TicketService:
+    def __init__(self, store: TicketStore, outbox: Outbox,
+                 notifier: Notifier | None = None) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.notifier: Notifier = notifier or SilentNotifier()
+
+    @property
+    def database(self) -> Database:
+        return self.store.database
+
+    async def _tell(self, ticket: Ticket, change: Change,
+                    extra: Sequence[Notice] = ()) -> None:
+        for notice in (*extra, *self.notifier.notices(ticket, change)):
+            await self.outbox.put(notice, ticket_id=ticket.id)
+
+    # --- the customer's side ------------------------------------------------------------------
+
+    async def open_ticket(
+        self,
+        *,
+        category: Category,
+        customer: Customer,
+        subject: str,
+        fields: Mapping[str, Any] | None = None,
+        priority: Priority = Priority.NORMAL,
+        idempotency_key: str | None = None,
+        linked_ticket_id: int | None = None,
+        confirm: Confirmation | None = None,
+        actor: str = "customer",
+    ) -> tuple[Ticket, bool]:
+        """File a ticket and its confirmation; the same idempotency key files it once (and
+        confirms it once). Returns the ticket and whether it was filed now."""
+        async with self.database.transaction():
+            ticket, created = await self.store.create(
+                category=category, customer=customer, subject=subject, fields=fields,
+                priority=priority, idempotency_key=idempotency_key,
+                linked_ticket_id=linked_ticket_id, actor=actor,
+            )
+            if created:
+                change = Change("opened", actor, {"category": str(category),
+                                                  "priority": str(priority)})
+                await self._tell(ticket, change, confirm(ticket) if confirm else ())
+        return ticket, created
+
+    async def customer_wrote(
+        self, ticket_id: int, customer_id: int, text: str, *, author_name: str = "",
+        source: tuple[int, int] | None = None,
+    ) -> tuple[Ticket, Message | None]:
+        """A customer's message on their ticket. A closed ticket is reopened within
+        `reopen_days`, else a follow-up that links it is opened and gets the message.
+        Returns the ticket the message landed on, and the message (None: seen before)."""
+        async with self.database.transaction():
+            ticket = await self.store.get_for_customer(ticket_id, customer_id)
+            if ticket is None:
+                raise TicketNotFound(ticket_id)
+            if ticket.status == Status.CLOSED:
+                before = ticket
+                ticket = await self.store.reopen_or_follow_up(ticket.id, actor="customer")
+                if ticket.id != before.id:
+                    await self._tell(ticket, Change("follow_up", "customer",
+                                                    {"linked": before.id}))
+                else:
+                    await self._tell(ticket, Change("status", "customer",
+                                                    {"from": str(before.status),
+                                                     "to": str(ticket.status)}))
+            elif ticket.status == Status.WAITING_ON_CUSTOMER:
+                ticket = await self.store.set_status(ticket.id, Status.OPEN, actor="customer")
+            message = await self.store.add_message(
+                ticket.id, Author.CUSTOMER, text, author_name=author_name, source=source,
+                actor="customer")
+            if message is not None:
+                await self._tell(ticket, Change("message", "customer",
+                                                {"author": "customer"}, message))
+        return ticket, message
+
+    # --- the colleagues' side -----------------------------------------------------------------
+
+    async def colleague_replied(
+        self, ticket_id: int, colleague: str, text: str, *,
+        source: tuple[int, int] | None = None,
+    ) -> Message | None:
+        """A colleague's answer, relayed to the customer. None: this message was seen before."""
+        async with self.database.transaction():
+            ticket = await self.store.get(ticket_id)
+            if ticket.status == Status.CLOSED:
+                raise ConcurrentChange(ticket_id)  # the caller offers to reopen first
+            message = await self.store.add_message(
+                ticket_id, Author.COLLEAGUE, text, author_name=colleague, source=source,
+                actor=f"colleague:{colleague}")
+            if message is not None:
+                await self._tell(ticket, Change("message", f"colleague:{colleague}",
+                                                {"author": "colleague"}, message))
+        return message
+
+    async def internal_note(
+        self, ticket_id: int, colleague: str, text: str, *,
+        source: tuple[int, int] | None = None,
+    ) -> Message | None:
+        """A note for the colleagues only: stored in the thread, never sent to the customer."""
+        async with self.database.transaction():
+            await self.store.get(ticket_id)
+            return await self.store.add_message(
+                ticket_id, Author.NOTE, text, author_name=colleague, source=source,
+                actor=f"colleague:{colleague}")
+
+    async def claim(self, ticket_id: int, colleague: str) -> Ticket:
+        """Exactly one of two simultaneous claims wins; the other raises `AlreadyClaimed`."""
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            ticket = await self.store.claim(ticket_id, colleague, actor=f"colleague:{colleague}")
+            if before.assignee is None:
+                await self._tell(ticket, Change("claimed", f"colleague:{colleague}",
+                                                {"by": colleague,
+                                                 "from": str(before.status)}))
+        return ticket
+
+    async def set_status(self, ticket_id: int, status: Status, *, actor: str) -> Ticket:
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            ticket = await self.store.set_status(ticket_id, status, actor=actor)
+            if ticket.status != before.status:
+                await self._tell(ticket, Change("status", actor, {"from": str(before.status),
+                                                                  "to": str(status)}))
+        return ticket
+
+    async def set_priority(self, ticket_id: int, priority: Priority, *, actor: str) -> Ticket:
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            ticket = await self.store.set_priority(ticket_id, priority, actor=actor)
+            if ticket.priority != before.priority:
+                await self._tell(ticket, Change("priority", actor,
+                                                {"from": str(before.priority),
+                                                 "to": str(priority)}))
+        return ticket
+
+    async def link_follow_up(self, ticket_id: int, *, actor: str,
+                             subject: str | None = None) -> Ticket:
+        """A new ticket that continues a closed one (same customer, category and fields)."""
+        async with self.database.transaction():
+            old = await self.store.get(ticket_id)
+            follow_up, _ = await self.store.create(
+                category=old.category, customer=old.customer, subject=subject or old.subject,
+                fields=old.fields, priority=old.priority, linked_ticket_id=old.id, actor=actor)
+            await self._tell(follow_up, Change("follow_up", actor, {"linked": old.id}))
+        return follow_up
+
+    async def set_topic(self, ticket_id: int, topic_id: int | None, *, actor: str = "bot"
+                        ) -> None:
+        await self.store.set_topic(ticket_id, topic_id, actor=actor)
