@@ -4,8 +4,9 @@ Telegram answered, and retries what could not go out yet.
 - Per chat strictly in order: a chat has at most one item in flight, always its oldest pending
   one (`Outbox.due`); chats are served concurrently, so one slow or rate-limited chat holds up
   nobody else. The worker never holds a customer's lock: it only reads and marks outbox rows.
-- Within Telegram's limits: at most one message a second per chat, 20 a minute per group and
-  30 a second overall (sliding windows, see `RateLimit`); a 429 waits as long as Telegram asks.
+- Within Telegram's limits: about one message a second per chat (3 in any 3 s), 20 a minute
+  per group and 30 a second overall (sliding windows, see `RateLimit`); a 429 waits as long as
+  Telegram asks.
 - Passing faults (5xx, dropped connections, a proxy's HTML 502) are retried with jittered
   exponential back-off and no deadline: Telegram down for an hour means delivery an hour later.
 - Permanent refusals (blocked, chat or topic gone) are marked failed with the reason and handed
@@ -74,11 +75,21 @@ GONE = ("message to edit not found", "message can't be edited")
 
 @dataclass(frozen=True)
 class Limits:
-    """(count, seconds): at most `count` requests in any window of `seconds`."""
+    """(count, seconds): at most `count` requests in any window of `seconds`.
 
-    per_chat: tuple[int, float] = (1, 1.0)
+    Telegram: about one message a second in a chat (short bursts allowed: a confirmation and
+    an edit need not wait for each other), 20 a minute in a group, 30 a second overall.
+    """
+
+    per_chat: tuple[int, float] = (3, 3.0)
     per_group: tuple[int, float] = (20, 60.0)
     overall: tuple[int, float] = (30, 1.0)
+
+    @classmethod
+    def none(cls) -> Limits:
+        """No waiting at all: for the console, which talks to no Telegram."""
+        return cls(per_chat=(1_000_000, 1.0), per_group=(1_000_000, 1.0),
+                   overall=(1_000_000, 1.0))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ have generous timeouts, and the rate limits run on an injected clock.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ from tickets.store import TicketStore
 
 ANNA, BRAM, CEES = 1001, 1002, 1003
 STAFF = -1001234567890
-UNLIMITED = Limits(per_chat=(10_000, 1.0), per_group=(10_000, 1.0), overall=(10_000, 1.0))
+UNLIMITED = Limits.none()
 QUICK = Backoff(base=0.01, cap=0.05)  # "Telegram is down for a while" in test time
 
 
@@ -489,7 +488,7 @@ async def test_a_burst_to_the_staff_group_is_spread_at_20_a_minute(
     assert texts(tg, STAFF) == [f"melding {n}" for n in range(30)]
     times = [at for at, _ in clock.sent]
     assert most_in_any_window(times, 60.0) <= 20
-    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
+    assert most_in_any_window(times, 3.0) <= 3  # and about one a second within that
     assert times[-1] - times[0] >= 60.0
 
 
@@ -501,15 +500,16 @@ async def test_private_chats_get_one_a_second_and_the_bot_30_a_second(
     for user_id in customers:
         tg.add_user(user_id, "Klant")
         await send(outbox, user_id, "een")
-    for _ in range(2):
+    for _ in range(7):
         await send(outbox, ANNA, "anna")
 
     delivery = OutboxWorker(bot, outbox, clock=clock, sleep=clock.sleep)
-    assert await delivery.deliver_due() == 42
+    assert await delivery.deliver_due() == 47
 
     assert most_in_any_window([at for at, _ in clock.sent], 1.0) <= 30
     anna = [at for at, chat in clock.sent if chat == ANNA]
-    assert len(anna) == 2 and anna[1] - anna[0] >= 1.0
+    assert len(anna) == 7 and most_in_any_window(anna, 3.0) <= 3
+    assert anna[-1] - anna[0] >= 6.0  # a burst of three, then about one a second
     assert all(texts(tg, user_id) == ["een"] for user_id in customers)
 
 
