@@ -20,6 +20,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, TelegramOb
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot import errors, forms, logs, staff
+from bot.callback_answers import CallbackAnswerGuard
 from bot.config import Config
 from bot.conversation import ConversationMiddleware
 from bot.delivery import OutboxWorker
@@ -104,6 +105,7 @@ async def build_app(config: Config, *, session: BaseSession | None = None) -> Ap
         session=session or _session(config),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+    bot.session.middleware(CallbackAnswerGuard())  # outermost: after the retries
     bot.session.middleware(RetryMiddleware())
     storage = SQLiteStorage(database)
     dispatcher = build_dispatcher(services, storage, CustomerIsolation())

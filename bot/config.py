@@ -13,17 +13,21 @@ import tomllib
 import zoneinfo
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
+import annotated_types
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 TOKEN_ENV = "BALIE_TELEGRAM_TOKEN"
 DEFAULT_CONFIG_FILE = Path("config.toml")
@@ -51,12 +55,23 @@ def _known_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"a time zone such as Europe/Amsterdam, got {name!r}") from None
+        raise ValueError("a time zone such as Europe/Amsterdam") from None
     return name
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        """`notice_months = true` is a mistake, not 1 (pydantic would take it as 1)."""
+        field = cls.model_fields.get(info.field_name or "")
+        annotation = field.annotation if field is not None else None
+        if isinstance(value, bool) and annotation in (int, float):
+            raise PydanticCustomError("int_type" if annotation is int else "float_type",
+                                      "a number, not true or false")
+        return value
 
 
 class TelegramConfig(_Section):
@@ -115,8 +130,7 @@ class RulesConfig(_Section):
         import holidays
 
         if country.upper() not in holidays.list_supported_countries():
-            raise ValueError(f"a country code known to the holidays library, like NL, got "
-                             f"{country!r}")
+            raise ValueError("a country code known to the holidays library, like NL")
         return country.upper()
 
 
@@ -134,17 +148,45 @@ class OfficeHoursConfig(_Section):
 
     _timezone = field_validator("timezone")(_known_timezone)
 
-    @model_validator(mode="after")
-    def _ranges_are_valid(self) -> OfficeHoursConfig:
-        for day in _WEEKDAYS:
-            value = getattr(self, day)
-            if value and parse_hours(value) is None:
-                raise ValueError(f"{day}: expected \"HH:MM-HH:MM\" or \"\", got {value!r}")
-        return self
+    @field_validator(*_WEEKDAYS)
+    @classmethod
+    def _hours_are_valid(cls, value: str) -> str:
+        if value and parse_hours(value) is None:
+            raise ValueError('opening hours as "HH:MM-HH:MM", or "" for closed')
+        return value
 
     def hours(self, weekday: int) -> tuple[time, time] | None:
         """Opening and closing time on a weekday (0 = Monday), None when closed."""
         return parse_hours(getattr(self, _WEEKDAYS[weekday]))
+
+
+class PaymentArrangementConfig(_Section):
+    """Limits of the payment-arrangement request (product.md §2.3)."""
+
+    # WHMCS invoice numbers: 4-10 digits, optionally behind a prefix such as "INV-" or "MHP".
+    invoice_pattern: str = "(?:[A-Za-z]{1,6}-?)?[0-9]{4,10}"
+    invoice_example: str = "2026001234"  # shown to customers; must match the pattern
+    max_days: Annotated[int, Field(ge=1, le=365)] = 30
+    max_instalments: Annotated[int, Field(ge=2, le=24)] = 6
+    min_reason_length: Annotated[int, Field(ge=0, le=1000)] = 20
+
+    @field_validator("invoice_pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str) -> str:
+        try:
+            compiled = re.compile(pattern, re.IGNORECASE)
+        except re.error as error:
+            raise ValueError(f"a regular expression ({error})") from None
+        if compiled.fullmatch(""):
+            raise ValueError("a regular expression that does not match an empty answer")
+        return pattern
+
+    @model_validator(mode="after")
+    def _example_matches(self) -> PaymentArrangementConfig:
+        if not re.fullmatch(self.invoice_pattern, self.invoice_example, re.IGNORECASE):
+            raise ValueError(f"invoice_example {self.invoice_example!r} to match "
+                             f"invoice_pattern {self.invoice_pattern!r}")
+        return self
 
 
 class LanguagesConfig(_Section):
@@ -157,6 +199,7 @@ class Config(_Section):
     provider: ProviderConfig = ProviderConfig()
     rules: RulesConfig = RulesConfig()
     office_hours: OfficeHoursConfig = OfficeHoursConfig()
+    payment_arrangement: PaymentArrangementConfig = PaymentArrangementConfig()
     languages: LanguagesConfig = LanguagesConfig()
 
     @property
@@ -194,14 +237,111 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
     return config
 
 
-def _describe(error: ValidationError, source: str) -> str:
+def _describe(error: ValidationError, source: str, model: type[BaseModel] = Config) -> str:
+    """The first problem in Balie's words: the key, what was expected, and what was given
+    (never the token), e.g. `config.toml: [rules.notice_months] expected a whole number from
+    1 to 24, got 'een'`."""
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    if first["type"] == "extra_forbidden":
+    loc = tuple(str(part) for part in first["loc"])
+    key = ".".join(loc) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
         return f"{source}: unknown key [{key}] (see config.example.toml for the keys)"
-    message = first["msg"].removeprefix("Value error, ")
-    if key.endswith("token"):
-        return f"{source}: [{key}] expected {message}"
-    given = first.get("input")
-    shown = f", got {given!r}" if isinstance(given, str | int | float | bool) else ""
-    return f"{source}: [{key}] expected {message}{shown}"
+    info = _field_at(model, loc)
+    if kind == "missing":
+        what = "table" if _is_table(info) else "key"
+        return f"{source}: missing {what} [{key}]" + (
+            f" (expected {_expected(info, first)})" if what == "key" else "")
+    expected = _expected(info, first)
+    if expected == "a table":
+        expected = f"a table (a [{key}] section with its keys)"
+    shown = "" if key.endswith("token") else _shown(first.get("input"))
+    return f"{source}: [{key}] expected {expected}{shown}"
+
+
+_BY_ERROR = {  # what was expected, by pydantic's error type, when the field is not found
+    "int_parsing": "a whole number", "int_type": "a whole number",
+    "int_from_float": "a whole number", "float_parsing": "a number", "float_type": "a number",
+    "bool_parsing": "true or false", "bool_type": "true or false",
+    "string_type": "text in quotes", "path_type": "a file path in quotes",
+    "model_type": "a table", "dict_type": "a table",
+}
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _expected(info: FieldInfo | None, error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "value_error":  # our validators say what they expect
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
+        return "one of " + ", ".join(choices)
+    bounds = _bounds(info)
+    if kind in _RANGE_ERRORS:
+        return "a number" + bounds
+    if info is not None and (wording := _wording(info.annotation)):
+        return wording + bounds
+    if kind in _BY_ERROR:
+        return _BY_ERROR[kind] + bounds
+    return str(error["msg"]).removeprefix("Input should be ")
+
+
+def _wording(annotation: Any) -> str | None:
+    """What a value of this type looks like in TOML, in words."""
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(str(choice) for choice in get_args(annotation))
+    if not isinstance(annotation, type):
+        return None
+    if issubclass(annotation, BaseModel):
+        return "a table"
+    for kind, wording in ((bool, "true or false"), (int, "a whole number"),
+                          (float, "a number"), (str, "text in quotes"),
+                          (SecretStr, "text in quotes"), (Path, "a file path in quotes")):
+        if issubclass(annotation, kind):
+            return wording
+    return None
+
+
+def _bounds(info: FieldInfo | None) -> str:
+    low = high = None
+    for rule in info.metadata if info is not None else ():
+        if isinstance(rule, annotated_types.Ge | annotated_types.Gt):
+            low = f"{rule.ge}" if isinstance(rule, annotated_types.Ge) else f"above {rule.gt}"
+        if isinstance(rule, annotated_types.Le | annotated_types.Lt):
+            high = f"{rule.le}" if isinstance(rule, annotated_types.Le) else f"below {rule.lt}"
+    if low is not None and high is not None:
+        return f" from {low} to {high}"
+    if low is not None:
+        return f" of at least {low}" if not low.startswith("above") else f" {low}"
+    if high is not None:
+        return f" of at most {high}" if not high.startswith("below") else f" {high}"
+    return ""
+
+
+def _field_at(model: type[BaseModel], loc: tuple[str, ...]) -> FieldInfo | None:
+    """The field a location such as ("rules", "notice_months") names, if there is one."""
+    current: type[BaseModel] | None = model
+    info: FieldInfo | None = None
+    for part in loc:
+        if current is None or (info := current.model_fields.get(part)) is None:
+            return None
+        current = info.annotation if _is_table(info) else None
+    return info
+
+
+def _is_table(info: FieldInfo | None) -> bool:
+    annotation = info.annotation if info is not None else None
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _shown(given: object) -> str:
+    """What was given, as the operator wrote it in TOML."""
+    if isinstance(given, bool):
+        return f", got {str(given).lower()}"
+    if isinstance(given, str | int | float):
+        return f", got {given!r}"
+    if isinstance(given, dict):
+        return ", got a table"
+    if isinstance(given, list):
+        return ", got a list"
+    return ""

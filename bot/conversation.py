@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
@@ -27,6 +33,8 @@ from tickets.models import Customer
 log = logging.getLogger(__name__)
 
 Button = tuple[str, str]  # (label, callback data)
+# Faults that pass: what could not be sent in time is delivered later by the outbox.
+TRANSIENT = (TelegramServerError, TelegramNetworkError, TelegramRetryAfter, ClientDecodeError)
 
 
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
@@ -71,12 +79,19 @@ class Conversation:
         return Notice(self.chat_id, text, tuple(tuple(row) for row in buttons if row),
                       kind="edit" if edit is not None else "send", message_id=edit)
 
-    async def say(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
-        return await self.bot.send_message(self.chat_id, text, reply_markup=markup)
+    async def say(self, text: str, markup: InlineKeyboardMarkup | None = None
+                  ) -> Message | None:
+        """Send now; when Telegram cannot be reached in time, the message goes to the outbox
+        and is delivered later (None: not sent yet), so an answer is never lost."""
+        try:
+            return await self.bot.send_message(self.chat_id, text, reply_markup=markup)
+        except TRANSIENT as error:
+            await self._later(error, Notice(self.chat_id, text, _rows(markup)))
+            return None
 
     async def show(
         self, text: str, markup: InlineKeyboardMarkup | None = None, *, edit: Message | None
-    ) -> Message:
+    ) -> Message | None:
         """Replace `edit` (the message whose button was pressed) or send a new message."""
         if edit is not None:
             try:
@@ -89,6 +104,10 @@ class Conversation:
                     return edit
                 log.info("could not edit message %s (%s); sending anew", edit.message_id,
                          error.message)
+            except TRANSIENT as error:
+                await self._later(error, Notice(self.chat_id, text, _rows(markup), kind="edit",
+                                                message_id=edit.message_id))
+                return None
             else:
                 return edited if isinstance(edited, Message) else edit
         return await self.say(text, markup)
@@ -103,6 +122,21 @@ class Conversation:
             )
         except TelegramBadRequest:
             pass
+        except TRANSIENT as error:
+            await self._later(error, Notice(self.chat_id, kind="drop_buttons",
+                                            message_id=message_id))
+
+    async def _later(self, error: Exception, notice: Notice) -> None:
+        log.warning("Telegram did not take a reply (%s); it waits in the outbox",
+                    type(error).__name__)
+        await self.services.outbox.put(notice)
+
+
+def _rows(markup: InlineKeyboardMarkup | None) -> tuple[tuple[Button, ...], ...]:
+    if markup is None:
+        return ()
+    return tuple(tuple((button.text, button.callback_data or "") for button in row)
+                 for row in markup.inline_keyboard)
 
 
 class ConversationMiddleware(BaseMiddleware):

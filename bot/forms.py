@@ -5,13 +5,28 @@ what the customer types, re-asks with a clear message, keeps "Stap 2 van 6" righ
 Stops, shows the summary with edit buttons, and hands the confirmed values to the form's
 `submit`. Its state is one FSM state plus JSON data, so it survives a restart.
 
-Templates: `<form>/<step>` for each step, `<form>/summary`, `form/progress`, `form/invalid_*`.
-Labels: `nav.*` and whatever the options name.
+Texts are looked up along a chain, most particular first, so a step that several forms share
+(an e-mail address, say) has one prompt and one set of error texts unless a form overrides them:
+
+- a step's prompt: `<form>/<step>`, then the shared `steps/<step>/prompt`;
+- an error (`InvalidInput`): `<form>/invalid_<problem>`, then the folder the parser or step
+  names (`texts`), then `steps/<step>/invalid_<problem>`, then `form/invalid_<problem>`;
+- a field's label on the summary's edit button: `<form>.field.<step>`, then `steps.<step>.field`.
+
+`<form>/summary` shows the summary; its context has `values` (the answers) and `labels` (for
+every answered step with buttons, the label of the chosen option, as the button said it).
+`form/progress` is the "Stap 2 van 6" line. Button labels: `nav.*` and whatever options name.
+
+Callback data carries short codes (a form's and a step's `code`, derived from the name unless
+declared) and the start of the run id, so every button fits Telegram's 64 bytes; `FormRegistry.add`
+rejects duplicate codes and a form any of whose buttons could be longer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -35,24 +50,52 @@ class FormStates(StatesGroup):
     active = State()
 
 
+Action = Literal["pick", "next", "back", "stop", "edit", "done"]
+
+
 class FormCb(CallbackData, prefix="f"):
-    """A press inside a form. `step` and `run` (the start of the run id) let a press on an
-    old message — an earlier step, or an earlier run of the same form — be recognised."""
+    """A press inside a form: `form` and `step` are their codes. `step` and `run` (the start
+    of the run id) let a press on an old message — an earlier step, or an earlier run of the
+    same form — be recognised. `value` is the option's value, or the code of the step to edit."""
 
     form: str
     step: str
-    action: Literal["pick", "next", "back", "stop", "edit", "done"]
+    action: Action
     value: str = ""
     run: str = ""
 
 
-RUN_TAG = 8  # characters of the run id carried in callback data (64-byte limit)
+CALLBACK_LIMIT = 64  # bytes Telegram accepts as a button's callback data
+RUN_TAG = 8  # characters of the run id carried in callback data
+VALUE_LIMIT = 24  # bytes of an option's value in callback data
+CODE_LENGTH = 3  # characters of a derived code
+_CODE = re.compile(r"^[a-z0-9]{1,4}$")
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+SHARED = "steps"  # the folder (templates) and table (labels) of steps that forms share
+
+
+def short_code(name: str) -> str:
+    """A code for callback data derived from a name: the same on every run and every machine
+    (a hash, not Python's `hash`), so buttons sent before a restart are still understood."""
+    number = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+    code = ""
+    for _ in range(CODE_LENGTH):
+        number, digit = divmod(number, 36)
+        code += _BASE36[digit]
+    return code
+
+
+def _check_code(code: str, what: str) -> str:
+    if not _CODE.match(code):
+        raise ValueError(f"{what}: code {code!r} must be 1-4 lower-case letters or digits")
+    return code
 
 
 class InvalidInput(ValueError):
-    """Raised by a step's parser: `problem` names the template `<form>/invalid_<problem>` or
-    `form/invalid_<problem>` that explains what is wrong. A parser that several forms share
-    names its own templates' folder as `texts` (so `<texts>/invalid_<problem>` is used)."""
+    """Raised by a step's parser: `problem` names the template `invalid_<problem>` that
+    explains what is wrong, looked up along `invalid_templates` (the form's own, then the
+    folder `texts` that a parser several forms share may name, then the shared step's, then
+    `form/`). `context` holds the template's variables; `optional` is always given."""
 
     def __init__(self, problem: str, *, texts: str | None = None, **context: Any) -> None:
         super().__init__(problem)
@@ -69,10 +112,16 @@ class Option:
     # A side trip (e.g. "lukt niet": offer help) instead of an answer; the step stays current.
     action: Callable[[FormRun], Awaitable[None]] | None = None
     when: Callable[[Values], bool] | None = None  # offered only when this holds
+    context: Mapping[str, Any] = field(default_factory=dict)  # variables for the label
+
+    def __post_init__(self) -> None:
+        # The value travels in callback data: short, and without aiogram's separator.
+        if len(self.value.encode()) > VALUE_LIMIT or ":" in self.value:
+            raise ValueError(f"option {self.label}: value {self.value!r} must be at most "
+                             f"{VALUE_LIMIT} bytes without ':'")
 
     def offered(self, values: Values) -> bool:
         return self.when is None or self.when(values)
-    context: Mapping[str, Any] = field(default_factory=dict)  # variables for the label
 
 
 @dataclass(frozen=True)
@@ -86,6 +135,15 @@ class Step:
     max_length: int = 500
     optional: bool = False  # a text step with a "skip" button
     resets: Sequence[str] = ()  # answers that depend on this one: asked again when it changes
+    code: str = ""  # in callback data; derived from the name when not given
+    # The problems (`InvalidInput.problem`) its parser can raise, so a test can prove that
+    # every language explains each one; and the folder of a shared parser's error texts.
+    problems: Sequence[str] = ()
+    texts: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", _check_code(self.code or short_code(self.name),
+                                                     f"step {self.name}"))
 
     def applies(self, values: Values) -> bool:
         return self.when is None or self.when(values)
@@ -114,12 +172,20 @@ class Form:
     editable: Sequence[str] = ()
     derive: Callable[[FormRun], Values] | None = None  # computed values, after every answer
     context: Callable[[FormRun], Mapping[str, Any]] | None = None  # extra template variables
+    code: str = ""  # in callback data; derived from the name when not given
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", _check_code(self.code or short_code(self.name),
+                                                     f"form {self.name}"))
 
     def step(self, name: str) -> Step:
         for step in self.steps:
             if step.name == name:
                 return step
         raise KeyError(name)
+
+    def step_by_code(self, code: str) -> Step | None:
+        return next((step for step in self.steps if step.code == code), None)
 
     def applicable(self, values: Values) -> list[Step]:
         return [step for step in self.steps if step.applies(values)]
@@ -149,12 +215,33 @@ class FormRun:
             "message_id": self.message_id,
         }
 
+    @property
+    def step_code(self) -> str:
+        if self.step == SUMMARY:
+            return SUMMARY_CODE
+        step = next((step for step in self.form.steps if step.name == self.step), None)
+        return "" if step is None else step.code  # "" (a step since removed) matches no press
+
     async def disarm(self) -> None:
         """Take the buttons off the step's message, before the step is shown anew below."""
         await self.conv.drop_buttons(self.message_id)
 
 
 SUMMARY = "_summary"
+SUMMARY_CODE = "_"  # no derived or declared code has an underscore
+
+
+def pack(form: Form, step_code: str, action: Action, value: str = "", run_id: str = "") -> str:
+    """A button's callback data, as the mechanism sends it."""
+    return FormCb(form=form.code, step=step_code, action=action, value=value,
+                  run=run_id[:RUN_TAG]).pack()
+
+
+def longest_button(form: Form) -> str:
+    """The longest callback data any button of `form` could carry: the longest step code, the
+    longest action and a value as long as an option may have (a full run tag)."""
+    codes = [SUMMARY_CODE, *(step.code for step in form.steps)]
+    return pack(form, max(codes, key=len), "pick", "x" * VALUE_LIMIT, "x" * RUN_TAG)
 
 
 class FormRegistry:
@@ -163,10 +250,72 @@ class FormRegistry:
         self.on_stop = on_stop  # shows where a customer lands after Stop (the menu)
 
     def add(self, form: Form) -> Form:
+        """Register a form, after checking what would otherwise fail in front of a customer:
+        names and codes are unique, and no button it can show is over 64 bytes."""
         if form.name in self.forms:
             raise ValueError(f"form {form.name} registered twice")
+        for other in self.forms.values():
+            if other.code == form.code:
+                raise ValueError(f"forms {other.name} and {form.name} have the same code "
+                                 f"{form.code!r}: give one of them its own `code`")
+        _check_steps(form)
+        longest = longest_button(form)
+        if len(longest.encode()) > CALLBACK_LIMIT:
+            raise ValueError(f"form {form.name}: a button could carry {len(longest.encode())} "
+                             f"bytes of callback data, more than {CALLBACK_LIMIT}: {longest}")
         self.forms[form.name] = form
         return form
+
+
+def _check_steps(form: Form) -> None:
+    names: set[str] = set()
+    codes: dict[str, str] = {}
+    for step in form.steps:
+        if step.name in names or step.name == SUMMARY:
+            raise ValueError(f"form {form.name}: step {step.name} declared twice")
+        names.add(step.name)
+        if step.code in codes:
+            raise ValueError(f"form {form.name}: steps {codes[step.code]} and {step.name} have "
+                             f"the same code {step.code!r}: give one of them its own `code`")
+        codes[step.code] = step.name
+    unknown = [name for name in form.editable if name not in names]
+    if unknown:
+        raise ValueError(f"form {form.name}: editable steps {unknown} are not its steps")
+
+
+def prompt_templates(form: Form, step: Step) -> tuple[str, ...]:
+    """Where a step's prompt is looked for, most particular first."""
+    return f"{form.name}/{step.name}", f"{SHARED}/{step.name}/prompt"
+
+
+def invalid_templates(
+    form: Form, step: Step | None, problem: str, texts: str | None = None
+) -> tuple[str, ...]:
+    """Where the explanation of an invalid answer is looked for, most particular first."""
+    chain = [f"{form.name}/invalid_{problem}"]
+    folder = texts or (step.texts if step is not None else None)
+    if folder and folder != form.name:
+        chain.append(f"{folder}/invalid_{problem}")
+    if step is not None:
+        chain.append(f"{SHARED}/{step.name}/invalid_{problem}")
+    chain.append(f"form/invalid_{problem}")
+    return tuple(chain)
+
+
+def field_labels(form: Form, name: str) -> tuple[str, ...]:
+    """Where the label of a step, as a field of the summary, is looked for."""
+    return f"{form.name}.field.{name}", f"{SHARED}.{name}.field"
+
+
+def _template(run: FormRun, chain: Sequence[str]) -> str:
+    """The first template of `chain` that exists (else the last, which then fails loudly)."""
+    texts, lang = run.conv.t.texts, run.conv.t.lang
+    return next((name for name in chain if texts.has_template(lang, name)), chain[-1])
+
+
+def _label(run: FormRun, chain: Sequence[str]) -> str:
+    texts, lang = run.conv.t.texts, run.conv.t.lang
+    return next((key for key in chain if texts.has_label(lang, key)), chain[-1])
 
 
 async def start_form(
@@ -236,8 +385,24 @@ def progress(run: FormRun) -> tuple[int, int]:
     return applicable.index(run.step) + 1, total
 
 
+def chosen_labels(run: FormRun) -> dict[str, str]:
+    """For every answered step with buttons, the label of the option chosen: what the button
+    said is what the summary says."""
+    t = run.conv.t
+    labels: dict[str, str] = {}
+    values = answered(run)
+    for step in run.form.steps:
+        if step.name not in values or not step.applies(run.values):
+            continue
+        for option in step.options_for(run):
+            if option.action is None and option.value == values[step.name]:
+                labels[step.name] = t.label(option.label, values=run.values, **option.context)
+                break
+    return labels
+
+
 def _template_context(run: FormRun, **extra: Any) -> dict[str, Any]:
-    context: dict[str, Any] = {"values": answered(run)}
+    context: dict[str, Any] = {"values": answered(run), "labels": chosen_labels(run)}
     if run.form.context is not None:
         context.update(run.form.context(run))
     context.update(extra)
@@ -270,23 +435,23 @@ async def _show(run: FormRun, *, edit: Message | None, error: str | None = None)
     header = t("form/progress", index=index, total=total)
     if run.step == SUMMARY:
         body = t(f"{run.form.name}/summary", **_template_context(run))
-        rows = _summary_buttons(run)
+        rows = summary_buttons(run)
     else:
         step = run.form.step(run.step)
-        body = t(f"{run.form.name}/{step.name}", **_template_context(run))
-        rows = _step_buttons(run, step)
+        body = t(_template(run, prompt_templates(run.form, step)),
+                 **_template_context(run, optional=step.optional))
+        rows = step_buttons(run, step)
     text = "\n\n".join(part for part in (header, error, body) if part)
     message = await conv.show(text, keyboard(rows), edit=edit)
-    run.message_id = message.message_id
+    run.message_id = message.message_id if message is not None else None
     await conv.state.set_data(run.to_data())
 
 
-def _cb(run: FormRun, action: str, value: str = "") -> str:
-    return FormCb(form=run.form.name, step=run.step, action=action,  # type: ignore[arg-type]
-                  value=value, run=run.run_id[:RUN_TAG]).pack()
+def _cb(run: FormRun, action: Action, value: str = "") -> str:
+    return pack(run.form, run.step_code, action, value, run.run_id)
 
 
-def _step_buttons(run: FormRun, step: Step) -> list[list[Button]]:
+def step_buttons(run: FormRun, step: Step) -> list[list[Button]]:
     t = run.conv.t
     rows: list[list[Button]] = []
     row: list[Button] = []
@@ -314,17 +479,17 @@ def _nav(run: FormRun) -> list[Button]:
     return nav
 
 
-def _summary_buttons(run: FormRun) -> list[list[Button]]:
+def summary_buttons(run: FormRun) -> list[list[Button]]:
     t = run.conv.t
     rows: list[list[Button]] = [
         [(t.label(option.label, values=run.values), _cb(run, "done", option.value))]
         for option in run.form.finish if option.offered(run.values)
     ]
     edits = [
-        (t.label("nav.edit", field=t.label(f"{run.form.name}.field.{name}")),
-         _cb(run, "edit", name))
-        for name in run.form.editable
-        if any(step.name == name and step.applies(run.values) for step in run.form.steps)
+        (t.label("nav.edit", field=t.label(_label(run, field_labels(run.form, step.name)))),
+         _cb(run, "edit", step.code))
+        for step in run.form.steps
+        if step.name in run.form.editable and step.applies(run.values)
     ]
     rows.extend(edits[i : i + 2] for i in range(0, len(edits), 2))
     rows.append(_nav(run))
@@ -345,8 +510,7 @@ async def _accept(run: FormRun, step: Step, raw: str, *, edit: Message | None) -
     try:
         value = step.parse(raw, run) if step.parse is not None else raw
     except InvalidInput as invalid:
-        error = _invalid_text(run, invalid)
-        await _show(run, edit=edit, error=error)
+        await _show(run, edit=edit, error=_invalid_text(run, step, invalid))
         return
     _answer(run, step, value)
     await _advance(run, edit=edit)
@@ -360,12 +524,10 @@ def _answer(run: FormRun, step: Step, value: Any) -> None:
     run.values[step.name] = value
 
 
-def _invalid_text(run: FormRun, invalid: InvalidInput) -> str:
-    t = run.conv.t
-    specific = f"{invalid.texts or run.form.name}/invalid_{invalid.problem}"
-    if run.conv.services.texts.has_template(t.lang, specific):
-        return t(specific, **invalid.context)
-    return t(f"form/invalid_{invalid.problem}", **invalid.context)
+def _invalid_text(run: FormRun, step: Step | None, invalid: InvalidInput) -> str:
+    chain = invalid_templates(run.form, step, invalid.problem, invalid.texts)
+    optional = step is not None and step.optional
+    return run.conv.t(_template(run, chain), **{"optional": optional, **invalid.context})
 
 
 def answered(run: FormRun) -> Values:
@@ -377,7 +539,8 @@ def answered(run: FormRun) -> Values:
 async def finish(run: FormRun, outcome: Outcome, *, edit: Message | None) -> None:
     await run.conv.state.clear()
     if outcome.template:
-        text = run.conv.t(outcome.template, values=answered(run), **outcome.context)
+        context = {"values": answered(run), "labels": chosen_labels(run), **outcome.context}
+        text = run.conv.t(outcome.template, **context)
         await run.conv.show(text, keyboard(outcome.buttons), edit=edit)
         edit = None
     if outcome.then is not None:
@@ -392,7 +555,7 @@ def router(registry: FormRegistry) -> Router:
     async def on_press(query: CallbackQuery, callback_data: FormCb, conv: Conversation) -> None:
         run = await load_run(conv, registry)
         edit = query.message if isinstance(query.message, Message) else None
-        if run is None or (run.form.name, run.step, run.run_id[:RUN_TAG]) != (
+        if run is None or (run.form.code, run.step_code, run.run_id[:RUN_TAG]) != (
                 callback_data.form, callback_data.step, callback_data.run):
             await query.answer(conv.t.label("form.stale"))
             await conv.drop_buttons(edit.message_id if edit else None)
@@ -409,7 +572,9 @@ def router(registry: FormRegistry) -> Router:
     @forms.message(StateFilter(FormStates.active), F.text)
     async def on_text(message: Message, conv: Conversation) -> None:
         run = await load_run(conv, registry)
-        if run is None:
+        if run is None:  # a dialog that no longer exists: never leave the customer unanswered
+            await leave(conv)
+            await registry.on_stop(conv, None)
             return
         await run.disarm()
         text = message.text or ""
@@ -419,8 +584,8 @@ def router(registry: FormRegistry) -> Router:
         step = run.form.step(run.step) if run.step != SUMMARY else None
         if step is not None and step.kind == "text":
             if len(text) > step.max_length:
-                await _show(run, edit=None, error=conv.t("form/invalid_too_long",
-                                                           limit=step.max_length))
+                too_long = InvalidInput("too_long", limit=step.max_length)
+                await _show(run, edit=None, error=_invalid_text(run, step, too_long))
                 return
             await _accept(run, step, visible_text(text), edit=None)
             return
@@ -433,6 +598,8 @@ def router(registry: FormRegistry) -> Router:
     async def on_other(message: Message, conv: Conversation) -> None:
         run = await load_run(conv, registry)
         if run is None:
+            await leave(conv)
+            await registry.on_stop(conv, None)
             return
         await conv.say(conv.t("form/text_only"))
         await _show(run, edit=None)
@@ -450,9 +617,10 @@ async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
         await _show(run, edit=edit)
         return
     if callback.action == "edit" and run.step == SUMMARY:
-        if callback.value in run.form.editable:
+        chosen = run.form.step_by_code(callback.value)
+        if chosen is not None and chosen.name in run.form.editable:
             run.history.append(run.step)
-            run.step = callback.value
+            run.step = chosen.name
             run.editing = True
         await _show(run, edit=edit)
         return

@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 
+from knowledge.answers import format_amount
 from knowledge.dates import format_date
 
 LANGUAGES = ("nl", "en")
@@ -48,6 +50,20 @@ def date_filter(context: Context, value: object) -> str:
             return value
     if isinstance(day, date):
         return format_date(day, str(context.get("lang", LANGUAGES[0])))
+    return "" if value is None else str(value)
+
+
+@pass_context
+def amount_filter(context: Context, value: object) -> str:
+    """`{{ amount|amount }}`: euros (a Decimal, or its text "49.95") in the template's language,
+    "€ 49,95" / "€49.95"."""
+    if isinstance(value, Decimal | int | str) and not isinstance(value, bool):
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            return str(value)
+        if amount.is_finite():
+            return format_amount(amount, str(context.get("lang", LANGUAGES[0])))
     return "" if value is None else str(value)
 
 
@@ -88,6 +104,7 @@ class Texts:
         env.globals.update(self._globals)
         env.filters["clip"] = clip
         env.filters["date"] = date_filter
+        env.filters["amount"] = amount_filter
         return env
 
     def render(self, lang: str, template_name: str, /, **context: Any) -> str:
@@ -106,6 +123,9 @@ class Texts:
 
     def has_template(self, lang: str, template_name: str) -> bool:
         return template_name in self._names[lang]
+
+    def has_label(self, lang: str, key: str) -> bool:
+        return key in self._labels[lang]
 
     def label_keys(self, lang: str) -> list[str]:
         return sorted(self._labels[lang])

@@ -1,9 +1,11 @@
 """Fixtures for end-to-end tests: the real Balie (build_app + run_polling, as `balie run`
-does) long-polling a fake Telegram Bot API server on 127.0.0.1, and customers who chat."""
+does) long-polling a fake Telegram Bot API server on 127.0.0.1, and customers who chat; and
+`balie console` in-process (build_app + run_console, as the command does), with today pinned."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from bot.app import App, build_app, run_polling
 from bot.config import Config
+from bot.console import ConsoleSession, run_console
 from bot.services import Services
 from tests.client import TelegramUser
 from tests.fakeapi import FakeTelegram, UpdateTracker
@@ -33,6 +36,13 @@ class SettlingTracker(UpdateTracker):
         if not await super().wait_done(update_id, timeout):
             return False
         return await self.balie.settled(timeout)
+
+
+@pytest.fixture(autouse=True)
+def _today_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the real clock for behaviour: whatever builds `Services` believes it is
+    TODAY unless it pins another day (as `Balie.today` and `BalieConsole.today` do)."""
+    monkeypatch.setattr(Services, "today", lambda self: TODAY)
 
 
 class Balie:
@@ -98,6 +108,34 @@ class Balie:
         return self.tg.user(user_id, first_name, username=username,
                             language_code=language_code, tracker=self.tracker,
                             raise_handler_errors=True)
+
+
+class BalieConsole:
+    """`balie console` run in this process, as `bot.cli.console` runs it, in `folder` (whose
+    balie.sqlite3 survives between chats, as it does between console runs). `today` pins the
+    date the bot believes it is."""
+
+    def __init__(self, folder: Path) -> None:
+        self.database = folder / "balie.sqlite3"
+        self.today = TODAY
+
+    async def chat(self, typed: str) -> str:
+        """One console run: type `typed` (lines), then Ctrl-D; returns what it printed."""
+        shown: list[str] = []
+        session = ConsoleSession(write=shown.append)
+        config = Config.model_validate({"storage": {"database": str(self.database)}})
+        app = await build_app(config, session=session)
+        app.services.today = lambda: self.today  # type: ignore[method-assign]
+        try:
+            await run_console(app, session, io.StringIO(typed))
+        finally:
+            await app.close()
+        return "".join(shown)
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> BalieConsole:
+    return BalieConsole(tmp_path)
 
 
 @pytest.fixture

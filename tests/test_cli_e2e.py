@@ -1,19 +1,24 @@
-"""The installed command as an operator and a newcomer use it: `balie run` against a fake
-Bot API server (as a real process, stopped with SIGTERM) and `balie console` over stdin."""
+"""The installed command as an operator and a newcomer use it. A real process only where one
+is the point: `balie run` against a fake Bot API server (stopped with SIGTERM, or refused its
+token) and the installed `balie` script; everything else runs in-process (click's CliRunner,
+and the console with today pinned, see tests/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
-from tests.conftest import TOKEN
+from bot.cli import main
+from tests.conftest import TOKEN, BalieConsole
 from tests.fakeapi import FakeTelegram
 
 
@@ -25,6 +30,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("BALIE_")}
     env.update(extra)
     return env
+
+
+def installed_balie() -> str:
+    """The `balie` console script that `pip install` put next to this Python."""
+    script = shutil.which("balie", path=str(Path(sys.executable).parent))
+    assert script is not None, "the balie console script is not installed (pip install -e .)"
+    return script
+
+
+def balie_cli(folder: Path, monkeypatch: pytest.MonkeyPatch, *args: str,
+              typed: str | None = None) -> Result:
+    """`balie ARGS` run in-process in `folder`, with no BALIE_* variables set."""
+    monkeypatch.chdir(folder)
+    for key in [key for key in os.environ if key.startswith("BALIE_")]:
+        monkeypatch.delenv(key)
+    return CliRunner().invoke(main, list(args), input=typed)
 
 
 async def test_balie_run_answers_start_and_stops_cleanly(tmp_path: Path) -> None:
@@ -72,47 +93,39 @@ async def test_balie_run_with_a_refused_token_says_so(tmp_path: Path) -> None:
     assert "Traceback" not in stderr.decode()
 
 
-def run_console(tmp_path: Path, typed: str) -> str:
+def test_installed_console_script_chats_over_stdin(tmp_path: Path) -> None:
     result = subprocess.run(
-        balie_command("console"), cwd=tmp_path, input=typed, capture_output=True, text=True,
-        timeout=120, env=clean_env(),
+        [installed_balie(), "console"], cwd=tmp_path, input="/help\n/taal\n2\n",
+        capture_output=True, text=True, timeout=120, env=clean_env(),
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def test_console_shows_menu_presses_numbers_and_answers_help(tmp_path: Path) -> None:
-    out = run_console(tmp_path, "/help\n/taal\n2\n")
+    out = result.stdout
     assert "Hoi Console" in out
     assert "[1] " in out
     assert "/stop – stop waar je mee bezig bent" in out
     assert "continue in English" in out
     assert "<b>" not in out and "&amp;" not in out
+    assert out.rstrip().endswith("Tot ziens! / Goodbye!")
     assert (tmp_path / "balie.sqlite3").exists()
 
 
-def test_console_remembers_language_between_runs(tmp_path: Path) -> None:
-    run_console(tmp_path, "/taal\n2\n")
-    assert "How can I help" in run_console(tmp_path, "/menu\n")
+async def test_console_remembers_language_between_runs(console: BalieConsole) -> None:
+    await console.chat("/taal\n2\n")
+    assert "How can I help" in await console.chat("/menu\n")
 
 
-def test_ask_json_contract(tmp_path: Path) -> None:
-    result = subprocess.run(
-        balie_command("ask", "--json", "hoe zeg ik mijn hosting op"), cwd=tmp_path,
-        capture_output=True, text=True, timeout=60, env=clean_env(),
-    )
-    assert result.returncode == 0, result.stderr
+def test_ask_json_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = balie_cli(tmp_path, monkeypatch, "ask", "--json", "hoe zeg ik mijn hosting op")
+    assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
     assert answer == {"article": "opzeggen-hoe", "score": answer["score"], "band": "answer",
                       "suggestions": []}
     assert 0 <= answer["score"] <= 100
 
 
-def test_ask_batch_reads_stdin(tmp_path: Path) -> None:
-    result = subprocess.run(
-        balie_command("ask", "-"), cwd=tmp_path, input="hallo\nfactuur na opzeggen\n\n",
-        capture_output=True, text=True, timeout=60, env=clean_env(),
-    )
+def test_ask_batch_reads_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = balie_cli(tmp_path, monkeypatch, "ask", "-", typed="hallo\nfactuur na opzeggen\n\n")
+    assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3  # one answer per input line, the blank one included
     assert lines[0]["band"] == "none" and lines[1]["article"] == "factuur-na-opzegging"
@@ -120,7 +133,9 @@ def test_ask_batch_reads_stdin(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("as_json", [False, True])
-def test_tickets_list_and_show(tmp_path: Path, as_json: bool) -> None:
+def test_tickets_list_and_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
     from storage.database import Database
     from tickets.models import Category, Customer
     from tickets.store import TicketStore
@@ -136,15 +151,11 @@ def test_tickets_list_and_show(tmp_path: Path, as_json: bool) -> None:
 
     ticket_id = asyncio.run(seed())
     flag = ["--json"] if as_json else []
-    listed = subprocess.run(balie_command("tickets", "list", *flag), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60, env=clean_env())
-    shown = subprocess.run(balie_command("tickets", "show", str(ticket_id), *flag),
-                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                           env=clean_env())
-    missing = subprocess.run(balie_command("tickets", "show", "999"), cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60, env=clean_env())
-    assert listed.returncode == shown.returncode == 0
-    assert missing.returncode == 1 and "no ticket #999" in missing.stderr
+    listed = balie_cli(tmp_path, monkeypatch, "tickets", "list", *flag)
+    shown = balie_cli(tmp_path, monkeypatch, "tickets", "show", str(ticket_id), *flag)
+    missing = balie_cli(tmp_path, monkeypatch, "tickets", "show", "999")
+    assert listed.exit_code == shown.exit_code == 0, listed.output + shown.output
+    assert missing.exit_code == 1 and "no ticket #999" in missing.stderr
     if as_json:
         [row] = json.loads(listed.stdout)
         assert row["customer"]["email"] == "anna@example.nl"
@@ -154,6 +165,14 @@ def test_tickets_list_and_show(tmp_path: Path, as_json: bool) -> None:
     else:
         assert "Opzegging voorbeeld.nl" in listed.stdout
         assert "domain: voorbeeld.nl" in shown.stdout
+
+
+def test_tickets_without_a_database_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = balie_cli(tmp_path, monkeypatch, "tickets", "list")
+    assert result.exit_code == 2 and "no database at balie.sqlite3" in result.stderr
+    assert not (tmp_path / "balie.sqlite3").exists()  # an operator command creates none
 
 
 def test_knowledge_misses_lists_what_customers_asked_without_a_good_answer(
@@ -195,6 +214,8 @@ def test_knowledge_misses_lists_what_customers_asked_without_a_good_answer(
     assert result.exit_code == 2 and "no database" in result.output
 
 
-def test_console_buttons_stay_pressable_below_a_message_without_buttons(tmp_path: Path) -> None:
-    out = run_console(tmp_path, "/help\n1\n")  # the menu's [1] after the help text
+async def test_console_buttons_stay_pressable_below_a_message_without_buttons(
+    console: BalieConsole,
+) -> None:
+    out = await console.chat("/help\n1\n")  # the menu's [1] after the help text
     assert "Wat wil je opzeggen?" in out

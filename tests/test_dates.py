@@ -10,13 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from knowledge.answers import AnswerError
 from knowledge.dates import (
     UNKNOWN,
+    DateBounds,
     DateInputError,
     DateProblem,
     format_date,
     format_weekday_date,
     month_starts,
+    parse_date,
     parse_renewal_date,
     warm_up,
 )
@@ -354,3 +357,185 @@ def test_format_weekday_date(lang: str, expected: str) -> None:
 )
 def test_filler_words_around_a_date_are_ignored(text: str) -> None:
     assert parse_renewal_date(text, TODAY) == date(2027, 3, 1)
+
+
+# --- one parser, bounds chosen by the step -------------------------------------------------
+
+AHEAD = DateBounds.upcoming()
+BEHIND = DateBounds.recent()  # TODAY is Saturday 28 November 2026
+
+
+def date_problem(text: str, bounds: DateBounds, lang: str = "nl") -> DateInputError:
+    with pytest.raises(DateInputError) as info:
+        parse_date(text, TODAY, bounds, lang=lang)
+    assert isinstance(info.value, AnswerError)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("04/03/2027", None),  # both readings fit: asked back
+        ("3/15/2027", date(2027, 3, 15)),  # only month-first works
+        ("15/3/2027", date(2027, 3, 15)),  # only day-first works
+        ("03/03/2027", date(2027, 3, 3)),  # reads the same both ways
+        ("12/01/2026", date(2026, 12, 1)),  # 12 January 2026 is past: only one reading fits
+        ("March 4, 2027", date(2027, 3, 4)),
+    ],
+)
+def test_english_numeric_dates_may_be_month_first(text: str, expected: date | None) -> None:
+    if expected is None:
+        error = date_problem(text, AHEAD, "en")
+        assert error.problem is DateProblem.AMBIGUOUS
+        assert error.context == {"first": date(2027, 3, 4), "second": date(2027, 4, 3)}
+    else:
+        assert parse_date(text, TODAY, AHEAD, lang="en") == expected
+
+
+def test_dutch_numeric_dates_stay_day_first() -> None:
+    assert parse_date("04/03/2027", TODAY, AHEAD, lang="nl") == date(2027, 3, 4)
+    assert date_problem("3/15/2027", AHEAD, "nl").problem is DateProblem.IMPOSSIBLE
+
+
+def test_english_neither_reading_fits_says_why() -> None:
+    assert date_problem("01/02/2020", AHEAD, "en").problem is DateProblem.PAST
+    assert date_problem("02/30/2027", AHEAD, "en").problem is DateProblem.IMPOSSIBLE
+    assert date_problem("3/15/2020", AHEAD, "en").problem is DateProblem.PAST
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("vandaag", date(2026, 11, 28)),
+        ("Vandaag.", date(2026, 11, 28)),
+        ("vanochtend", date(2026, 11, 28)),
+        ("gisteren", date(2026, 11, 27)),
+        ("gisteren om 14:00", date(2026, 11, 27)),
+        ("gisteravond", date(2026, 11, 27)),
+        ("eergisteren", date(2026, 11, 26)),
+        ("afgelopen maandag", date(2026, 11, 23)),
+        ("vorige maandag", date(2026, 11, 23)),
+        ("maandag", date(2026, 11, 23)),
+        ("op vrijdag", date(2026, 11, 27)),
+        ("zaterdag", date(2026, 11, 21)),  # today is Saturday: the one before
+        ("3 dagen geleden", date(2026, 11, 25)),
+        ("drie dagen geleden", date(2026, 11, 25)),
+        ("1 dag geleden", date(2026, 11, 27)),
+        ("een week geleden", date(2026, 11, 21)),
+        ("twee weken geleden", date(2026, 11, 14)),
+        ("een maand geleden", date(2026, 10, 28)),
+        ("28-11-2026", date(2026, 11, 28)),
+        ("28 november", date(2026, 11, 28)),
+        ("28 nov 2026", date(2026, 11, 28)),
+        ("29 november", date(2025, 11, 29)),  # without a year: the latest one, a year ago
+        ("1 januari", date(2026, 1, 1)),
+        ("1-1", date(2026, 1, 1)),
+        ("15-11-26", date(2026, 11, 15)),
+        ("today", date(2026, 11, 28)),
+        ("this morning", date(2026, 11, 28)),
+        ("yesterday", date(2026, 11, 27)),
+        ("the day before yesterday", date(2026, 11, 26)),
+        ("last monday", date(2026, 11, 23)),
+        ("on Monday", date(2026, 11, 23)),
+        ("3 days ago", date(2026, 11, 25)),
+        ("a week ago", date(2026, 11, 21)),
+        ("two weeks ago", date(2026, 11, 14)),
+        ("November 28", date(2026, 11, 28)),
+        ("28-11-2025", date(2025, 11, 28)),  # exactly a year ago is still in bounds
+    ],
+)
+def test_when_it_happened(text: str, expected: date) -> None:
+    assert parse_date(text, TODAY, BEHIND) == expected
+    assert parse_date(text, TODAY, BEHIND, lang="en") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("morgen", DateProblem.UNREADABLE),
+        ("tomorrow", DateProblem.UNREADABLE),
+        ("volgende week", DateProblem.UNREADABLE),
+        ("29-11-2026", DateProblem.FUTURE),
+        ("1 januari 2027", DateProblem.FUTURE),
+        ("15-03-99", DateProblem.FUTURE),  # 2099
+        ("27-11-2025", DateProblem.TOO_LONG_AGO),
+        ("1 januari 2020", DateProblem.TOO_LONG_AGO),
+        ("2 jaar geleden", DateProblem.UNREADABLE),
+        ("13 maanden geleden", DateProblem.TOO_LONG_AGO),
+        ("999 months ago", DateProblem.TOO_LONG_AGO),
+        ("29 feb", DateProblem.TOO_LONG_AGO),  # the latest 29 February was in 2024
+        ("31-02-2026", DateProblem.IMPOSSIBLE),
+        ("weet ik niet", DateProblem.DATE_REQUIRED),
+        ("I don't know", DateProblem.DATE_REQUIRED),
+        ("hallo", DateProblem.UNREADABLE),
+        ("gisteren of vandaag", DateProblem.UNREADABLE),
+    ],
+)
+def test_when_it_happened_problems(text: str, problem: DateProblem) -> None:
+    assert date_problem(text, BEHIND).problem is problem
+
+
+def test_problems_carry_their_bound() -> None:
+    assert date_problem("1-1-2020", BEHIND).context == {"earliest": date(2025, 11, 28)}
+    assert date_problem("1-1-2027", BEHIND).context == {"latest": TODAY}
+    assert date_problem("1-1-2020", AHEAD).context == {"earliest": TODAY}
+    assert date_problem("1-1-2040", AHEAD).context == {"latest": date(2031, 11, 28)}
+
+
+def test_the_step_chooses_the_bounds() -> None:
+    assert parse_date("weet ik niet", TODAY, DateBounds.recent(unknown=True)) is UNKNOWN
+    assert date_problem("weet ik niet", DateBounds.upcoming(unknown=False)).problem is \
+        DateProblem.DATE_REQUIRED
+    assert date_problem("gisteren", AHEAD).problem is DateProblem.UNREADABLE  # relative: behind
+    week = DateBounds.recent(years=0, days=7)
+    assert parse_date("7 dagen geleden", TODAY, week) == date(2026, 11, 21)
+    assert date_problem("8 dagen geleden", week).problem is DateProblem.TOO_LONG_AGO
+    assert parse_date("28 november", TODAY, DateBounds.upcoming(years=1)) == TODAY
+
+
+def test_renewal_date_is_the_upcoming_bounds() -> None:
+    assert parse_renewal_date("15 maart", TODAY) == parse_date("15 maart", TODAY, AHEAD)
+
+
+_relative_words = st.sampled_from(
+    ["vandaag", "gisteren", "eergisteren", "afgelopen", "vorige", "maandag", "zondag", "3",
+     "een", "dagen", "dag", "week", "weken", "maand", "geleden", "ago", "days", "a", "last",
+     "monday", "yesterday", "today", "28", "11", "2026", "2025", "-", "/", "november", "om",
+     "14:00", "weet", "ik", "niet"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(_relative_words, max_size=6), lang=st.sampled_from(["nl", "en"]),
+       unknown=st.booleans())
+def test_a_parsed_past_date_respects_its_bounds(words: list[str], lang: str,
+                                                unknown: bool) -> None:
+    bounds = DateBounds.recent(unknown=unknown)
+    try:
+        result = parse_date(" ".join(words), TODAY, bounds, lang=lang)
+    except DateInputError as error:
+        assert isinstance(error.problem, DateProblem)
+    else:
+        assert (result is UNKNOWN and unknown) or date(2025, 11, 28) <= result <= TODAY
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(max_size=80), lang=st.sampled_from(["nl", "en"]), ahead=st.booleans(),
+       today=st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 12, 31)))
+def test_any_text_gives_a_date_in_bounds_or_a_date_input_error(
+    text: str, lang: str, ahead: bool, today: date
+) -> None:
+    bounds = DateBounds.upcoming() if ahead else DateBounds.recent()
+    try:
+        result = parse_date(text, today, bounds, lang=lang)
+    except DateInputError as error:
+        assert isinstance(error.problem, DateProblem)
+    else:
+        assert result is UNKNOWN or bounds.earliest(today) <= result <= bounds.latest(today)
+
+
+@given(day=st.dates(min_value=date(2025, 11, 28), max_value=TODAY))
+def test_a_past_date_round_trips_through_formats(day: date) -> None:
+    for text in (f"{day:%d-%m-%Y}", day.isoformat(), format_date(day, "nl"),
+                 format_date(day, "en")):
+        assert parse_date(text, TODAY, BEHIND) == day

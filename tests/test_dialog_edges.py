@@ -3,12 +3,10 @@ commands and language changes in the middle of a dialog, late transfers, console
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from datetime import date
 
 from tests.client import TelegramUser
-from tests.conftest import Balie
+from tests.conftest import Balie, BalieConsole
 from tests.test_cancellation import to_summary
 
 
@@ -86,17 +84,31 @@ async def test_language_change_in_a_dialog_continues_the_dialog(anna: TelegramUs
     assert "renewal" in anna.last_text().lower()
 
 
-def test_console_carries_on_with_an_unfinished_dialog(tmp_path: Path) -> None:
-    def console(typed: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "bot", "console"], cwd=tmp_path,
-                                input=typed, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    console("1\n1\nvoorbeeld.nl\n")  # menu → Dienst opzeggen → Hostingpakket → domain; quit
-    later = console("15 maart 2027\n")
+async def test_console_carries_on_with_an_unfinished_dialog(console: BalieConsole) -> None:
+    first = await console.chat("1\n1\nvoorbeeld.nl\n")  # menu → Dienst opzeggen → Hosting
+    assert "[1] 1 december 2026" in first  # quick picks from the pinned 28 November 2026
+    later = await console.chat("15 maart 2027\n")
     assert "Welkom terug" in later
     assert "Opzeggen uiterlijk: 15 februari 2027" in later
+    assert "te laat" not in later
+
+
+async def test_the_console_believes_the_pinned_date(console: BalieConsole) -> None:
+    console.today = date(2027, 2, 20)  # past 15 February: too late for a 15 March renewal
+    out = await console.chat("1\n1\nvoorbeeld.nl\n15 maart 2027\n")
+    assert "[1] 1 maart 2027" in out
+    assert "Voor deze periode is het te laat." in out
+    assert "kon tot en met 15 februari 2027" in out
+
+
+async def test_the_bot_believes_the_pinned_date(anna: TelegramUser, balie: Balie) -> None:
+    balie.today = date(2027, 2, 20)  # the same dialog as above, a few months later
+    await anna.send("/start opzeggen")
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    assert anna.buttons()[0] == "1 maart 2027"
+    await anna.send("15 maart 2027")
+    assert "Voor deze periode is het te laat." in anna.last_text()
 
 
 async def test_a_summary_from_an_earlier_run_cannot_submit_the_current_one(

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from bot import logs
+from bot.dialogs.question import QuestionCb
 from tests.client import TelegramUser
 from tests.conftest import TOKEN, Balie
 from tests.fakeapi import FakeTelegram
@@ -60,12 +61,34 @@ async def test_sticker_gets_a_clear_answer(anna: TelegramUser) -> None:
     assert "alleen tekst" in anna.last_text()
 
 
-async def test_forged_button_data_is_refused_politely(anna: TelegramUser) -> None:
-    await anna.send("/start")
-    await anna.press_data("q:show:999999:opzeggen-hoe")
-    await anna.press_data("m:" + "x" * 40)
-    await anna.press_data("garbage")
-    assert anna.callback_answers()
+async def test_forged_button_data_is_refused_politely(
+    anna: TelegramUser, john: TelegramUser, balie: Balie
+) -> None:
+    await anna.send("hoe zeg ik mijn hosting op")
+    [(question_id, feedback)] = await balie.services.database.fetchall(
+        "SELECT id, feedback FROM questions WHERE customer_id = ?", (anna.id,))
+    assert feedback is None
+    await john.send("/start")
+    johns_chat = [(m.message_id, m.text, m.buttons) for m in john.bot_messages()]
+    # Well-formed buttons, but about Anna's question: John may not use them.
+    forged = [QuestionCb(action="show", question=question_id, article="opzeggen-hoe").pack(),
+              QuestionCb(action="nothelp", question=question_id,
+                         article="opzeggen-hoe").pack(),
+              QuestionCb(action="helped", question=question_id, article="opzeggen-hoe").pack()]
+    for data in forged:
+        await john.press_data(data)
+        assert john.seen_since_last_action() == [], data  # nothing sent, nothing edited
+    stale = "This button is from an earlier message. You are here now:"
+    assert john.callback_answers() == [stale] * len(forged)
+    assert [(m.message_id, m.text, m.buttons) for m in john.bot_messages()] == johns_chat
+    [(feedback,)] = await balie.services.database.fetchall(
+        "SELECT feedback FROM questions WHERE id = ?", (question_id,))
+    assert feedback is None  # Anna's question is untouched
+    # Data no button of ours ever carried is answered too (a spinner never stays).
+    await john.press_data("m:" + "x" * 40)
+    await john.press_data("garbage")
+    assert len(john.callback_answers()) == len(forged) + 2
+    assert "How do I cancel" not in " ".join(john.texts())
 
 
 async def test_deep_link_opens_question_prompt(anna: TelegramUser) -> None:

@@ -120,11 +120,36 @@ async def test_state_survives_reopening(tmp_path: Path, storage_key: StorageKey)
         await second.close()
 
 
-async def test_concurrent_writes_do_not_interleave(database: Database) -> None:
+async def test_concurrent_read_modify_writes_of_one_row_lose_nothing(database: Database) -> None:
+    async with database.transaction() as connection:
+        await connection.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)")
+        await connection.execute("INSERT INTO counter VALUES (1, 0)")
+
+    async def increment() -> None:
+        async with database.transaction() as connection:
+            async with connection.execute("SELECT n FROM counter WHERE id = 1") as cursor:
+                row = await cursor.fetchone()
+            assert row is not None
+            await asyncio.sleep(0)  # another task gets its turn between read and write
+            await connection.execute("UPDATE counter SET n = ? WHERE id = 1", (row[0] + 1,))
+
+    await asyncio.gather(*(increment() for _ in range(50)))
+    row = await database.fetchone("SELECT n FROM counter WHERE id = 1")
+    assert row is not None and row[0] == 50
+
+
+async def test_concurrent_writes_of_one_key_keep_one_whole_value(
+    database: Database, storage_key: StorageKey
+) -> None:
     storage = SQLiteStorage(database)
-    keys = [StorageKey(bot_id=1, chat_id=n, user_id=n) for n in range(50)]
-    await asyncio.gather(*(storage.update_data(key, {"n": key.user_id}) for key in keys))
-    assert [await storage.get_data(key) for key in keys] == [{"n": n} for n in range(50)]
+    written = [{"writer": n, "step": f"step_{n}", "values": {"n": n, "list": [n] * n}}
+               for n in range(30)]
+    await asyncio.gather(*(storage.set_data(storage_key, data) for data in written),
+                         *(storage.set_state(storage_key, Form.step) for _ in range(5)))
+    assert await storage.get_data(storage_key) in written  # one of them, never a mix
+    assert await storage.get_state(storage_key) == Form.step.state
+    [(rows,)] = await database.fetchall("SELECT COUNT(*) FROM fsm_state")
+    assert rows == 1
 
 
 # Migrations

@@ -12,7 +12,7 @@ from jinja2 import ChainableUndefined, Environment, meta
 from markupsafe import escape
 
 from bot.config import Config
-from bot.texts import LANGUAGES, MESSAGE_LIMIT, TEMPLATES, Texts
+from bot.texts import LANGUAGES, MESSAGE_LIMIT, TEMPLATES, Texts, amount_filter, clip, date_filter
 
 WORST_CASE = "<script>&amp; 'x' \"y\"</script> " * 10  # 300 characters a customer could type
 TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
@@ -27,8 +27,12 @@ def label_files(lang: str) -> set[str]:
     return {str(p.relative_to(TEMPLATES / lang)) for p in (TEMPLATES / lang).rglob("labels.toml")}
 
 
+_PARSING = Environment()  # knows our filters, so a filter outside an {% if %} compiles too
+_PARSING.filters.update({"clip": clip, "date": date_filter, "amount": amount_filter})
+
+
 def variables(source: str) -> set[str]:
-    return meta.find_undeclared_variables(Environment().parse(source))
+    return meta.find_undeclared_variables(_PARSING.parse(source))
 
 
 def texts() -> Texts:

@@ -5,14 +5,13 @@ what to cancel → which domain/product → renewal date → the deadlines → t
 (immediately confirmed twice) → reason (optional) → summary → "I'll do it in the panel" or
 "file a cancellation request" (a ticket). The reason and type are stored either way.
 
-The rules themselves live in `knowledge.deadlines` and `knowledge.dates`.
+The rules themselves live in `knowledge.deadlines` and `knowledge.dates`; what customers type is
+read by `bot.answers` (on top of `knowledge.answers`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 from aiogram import Router
 from aiogram.types import Message
 
+from bot import answers
+from bot.answers import UNKNOWN_DATE
 from bot.conversation import Conversation
 from bot.dialog import Dialog
 from bot.forms import (
@@ -36,64 +37,23 @@ from bot.forms import (
 )
 from bot.menu import MenuEntry
 from bot.services import Services
-from knowledge.dates import (
-    UNKNOWN,
-    DateInputError,
-    format_date,
-    month_starts,
-    parse_renewal_date,
-)
+from knowledge.dates import DateProblem, format_date, month_starts
 from knowledge.deadlines import Rules, compute_deadlines
 from storage.outbox import Notice
 from tickets.feedback import CancellationFeedback, FeedbackStore
 from tickets.models import Category, Priority, Ticket
 
 NAME = "cancellation"
-UNKNOWN_DATE = "unknown"  # the stored answer for "weet ik niet"
 SERVICES = ("hosting", "domain", "both", "other")
 REASONS = ("price", "moving", "not_needed", "quality", "support", "business_stopped", "other")
 NO_REASON = "skipped"
 PANEL_STEPS = 6
 URGENT_DAYS = 7  # a request this close to the deadline gets priority "high"
+# What `parse_renewal` can find wrong; it explains them with this form's templates.
+RENEWAL_PROBLEMS = (*(problem.value for problem in DateProblem), "ambiguous")
 
 
-# --- answers: what customers type, checked ----------------------------------------------------
-
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
-
-
-def parse_domain(text: str) -> str:
-    """A domain name as customers type it ("www.Café.nl/", "https://voorbeeld.nl"), checked
-    with the IDNA codec; returned lower case, without scheme, path or "www.", in Unicode."""
-    name = unicodedata.normalize("NFC", text.strip()).lower()
-    name = re.sub(r"^[a-z][a-z0-9+.-]*://", "", name)
-    name = re.split(r"[/?#]", name, maxsplit=1)[0].rstrip(".")
-    name = name.replace("。", ".").replace("．", ".")
-    if name.startswith("www.") and name.count(".") >= 2:
-        name = name[4:]
-    if not name or any(char.isspace() for char in name) or "." not in name:
-        raise InvalidInput("domain")
-    try:
-        ascii_name = name.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise InvalidInput("domain") from None
-    labels = ascii_name.split(".")
-    if (len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels)
-            or not _TLD.match(labels[-1])):
-        raise InvalidInput("domain")
-    return ascii_name.encode("ascii").decode("idna")  # as the registry will see it
-
-
-_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"'.]{2,}$")
-
-
-def parse_email(text: str, run: FormRun) -> str:
-    """The e-mail address the customer registered with, so a colleague finds the account."""
-    email = text.strip().strip("<>").lower()
-    if not _EMAIL.match(email):
-        raise InvalidInput("email")
-    return email
+# --- answers: what customers type, checked (the parsers live in `bot.answers`) ----------------
 
 
 def _domain_or_product(text: str, run: FormRun) -> str:
@@ -104,35 +64,7 @@ def _domain_or_product(text: str, run: FormRun) -> str:
         if len(product) > 100:
             raise InvalidInput("too_long", limit=100)
         return product
-    return parse_domain(text)
-
-
-_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})\s*$")
-
-
-def parse_renewal(text: str, run: FormRun) -> str:
-    """The renewal date as ISO text, or "unknown"; a clear problem when it cannot be.
-
-    Dates are day-first. For English speakers, who may write month-first, a numeric date
-    that reads both ways is asked back (a deadline is never computed from a guess), and one
-    that only works month-first ("3/15/2027") is read that way."""
-    today = run.services.today()
-    numeric = _NUMERIC_DATE.match(text) if run.conv.lang == "en" else None
-    try:
-        parsed = parse_renewal_date(text, today)
-    except DateInputError as error:
-        if numeric is None or int(numeric[2]) <= 12:
-            raise InvalidInput(error.problem.value, texts=NAME) from None
-        try:
-            parsed = parse_renewal_date(f"{numeric[2]}-{numeric[1]}-{numeric[3]}", today)
-        except DateInputError:
-            raise InvalidInput(error.problem.value, texts=NAME) from None
-    if numeric is not None and numeric[1] != numeric[2] and int(numeric[1]) <= 12 \
-            and int(numeric[2]) <= 12 and parsed is not UNKNOWN:
-        other = parsed.replace(day=parsed.month, month=parsed.day)
-        raise InvalidInput("ambiguous", texts=NAME, first=format_date(parsed, "en"),
-                           second=format_date(other, "en"))
-    return UNKNOWN_DATE if parsed is UNKNOWN else parsed.isoformat()
+    return answers.domain(text, run)
 
 
 def renewal_options(run: FormRun) -> list[Option]:
@@ -209,9 +141,10 @@ STEPS: tuple[Step, ...] = (
     # A product name is no domain name: a changed answer asks for the domain/product again.
     Step("service", "choice", options=_choices("service", SERVICES), columns=2,
          resets=("domain",)),
-    Step("domain", "text", parse=_domain_or_product, max_length=300),
-    Step("renewal_date", "text", options=renewal_options, parse=parse_renewal, max_length=100,
-         resets=("deadlines",)),
+    Step("domain", "text", parse=_domain_or_product, max_length=300,
+         problems=("domain", "several_domains", "empty", "too_long"), texts="answers"),
+    Step("renewal_date", "text", options=renewal_options, parse=answers.renewal_date,
+         max_length=100, resets=("deadlines",), problems=RENEWAL_PROBLEMS, texts="answers"),
     Step("deadlines", "info"),
     Step("transfer", "choice", options=_choices("transfer", ("move", "expire")),
          when=_is_domain),
@@ -229,7 +162,9 @@ STEPS: tuple[Step, ...] = (
          columns=2),
     Step("reason_text", "text", optional=True, max_length=1000,
          when=lambda values: values.get("reason") != NO_REASON),
-    Step("email", "text", optional=True, parse=parse_email, max_length=254),
+    # Shared with other forms: its prompt is in steps/email/, its error in answers/.
+    Step("email", "text", optional=True, parse=answers.email, max_length=254,
+         problems=("email",), texts="answers"),
 )
 
 
@@ -298,6 +233,7 @@ async def _submit(run: FormRun, action: str) -> Outcome:
 
 FORM = Form(
     name=NAME,
+    code="c",
     steps=STEPS,
     # Who skipped the panel steps ("lukt niet") has not seen them: only the request is offered.
     finish=(Option("panel", "cancellation.finish.panel",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.types import Message
 
+from bot import answers
 from bot.conversation import Conversation
 from bot.dialog import Dialog
 from bot.dialogs import cancellation
@@ -43,8 +44,10 @@ async def _submit(run: FormRun, action: str) -> Outcome:
 
 FORM = Form(
     name=NAME,
+    code="d",
     steps=(Step("renewal_date", "text", options=cancellation.renewal_options,
-                parse=cancellation.parse_renewal, max_length=100),),
+                parse=answers.renewal_date, max_length=100,
+                problems=cancellation.RENEWAL_PROBLEMS, texts="answers"),),
     finish=(Option("guide", "deadlines.finish.guide"), Option("menu", "deadlines.finish.menu")),
     submit=_submit,
     editable=("renewal_date",),
