@@ -1,4 +1,4 @@
-"""The `balie` command: run, console, ask, tickets."""
+"""The `balie` command: run, console, ask, tickets, outbox."""
 
 from __future__ import annotations
 
@@ -169,6 +169,32 @@ def tickets_show(ticket_id: int, config_path: Path | None, as_json: bool) -> Non
     for event in ticket.events:
         click.echo(f"  [{event.created_at}] {event.actor} {event.action} "
                    f"{json.dumps(event.detail, ensure_ascii=False)}")
+
+
+@main.command("outbox")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, oldest first.")
+def outbox_command(config_path: Path | None, as_json: bool) -> None:
+    """What is waiting to be delivered to Telegram, or was refused: ticket, recipient,
+    attempts, last error, next try."""
+    from storage.outbox import Outbox
+
+    items = _with_database(_config(config_path), lambda database: Outbox(database).listing())
+    if as_json:
+        click.echo(json.dumps([item.as_json() for item in items], ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("Nothing pending or refused.")
+        return
+    click.echo(f"{'#':>6}  {'ticket':>6}  {'recipient':<26} {'kind':<12} {'state':<8} "
+               f"{'tries':>5}  {'next try':<24} last error")
+    for item in items:
+        recipient = str(item.chat_id) + (f"/{item.thread_id}" if item.thread_id else "")
+        next_try = item.next_attempt_at if item.state == "pending" else "-"
+        ticket = f"#{item.ticket_id}" if item.ticket_id is not None else "-"
+        click.echo(f"{item.id:>6}  {ticket:>6}  {recipient:<26} {item.kind:<12} "
+                   f"{item.state:<8} {item.attempts:>5}  {next_try:<24} "
+                   f"{(item.last_error or '-')[:100]}")
 
 
 def _with_store(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:

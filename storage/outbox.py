@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -121,23 +121,36 @@ class Outbox:
         return await self.enqueue(notice.chat_id, notice.kind, notice.payload(),
                                   thread_id=notice.thread_id, ticket_id=ticket_id)
 
-    async def due(self, *, now: datetime | None = None, limit: int = 50) -> list[OutboxItem]:
-        """The oldest pending item of each chat, when its time has come."""
+    async def due(self, *, now: datetime | None = None, limit: int = 50,
+                  excluding: Collection[int] = ()) -> list[OutboxItem]:
+        """The oldest pending item of each chat, when its time has come; `excluding`: chats
+        the caller is delivering to already."""
+        skip = sorted(set(excluding))
         rows = await self.database.fetchall(
-            """SELECT outbox.* FROM outbox
+            f"""SELECT outbox.* FROM outbox
                JOIN (SELECT MIN(id) AS id FROM outbox WHERE state = 'pending'
                      GROUP BY chat_id) AS first ON first.id = outbox.id
                WHERE outbox.next_attempt_at <= ?
+                 AND outbox.chat_id NOT IN ({','.join('?' * len(skip))})
                ORDER BY outbox.next_attempt_at, outbox.id LIMIT ?""",
-            (stamp(now or datetime.now(UTC)), limit),
+            (stamp(now or datetime.now(UTC)), *skip, limit),
         )
         return [_item(row) for row in rows]
 
-    async def next_attempt(self) -> datetime | None:
-        """When the earliest pending item is due (None: nothing is pending)."""
-        row = await self.database.fetchone(
-            "SELECT MIN(next_attempt_at) AS at FROM outbox WHERE state = 'pending'")
-        return datetime.fromisoformat(row["at"]) if row is not None and row["at"] else None
+    async def next_attempt(self, *, excluding: Collection[int] = ()) -> datetime | None:
+        """When the next item can go out (None: nothing is pending): the earliest due time of
+        the oldest pending item of each chat, as `due()` sees them (a later item of a chat
+        that is waiting to be retried waits too). `excluding`: chats being delivered now."""
+        skip = sorted(set(excluding))
+        rows = await self.database.fetchall(
+            f"""SELECT outbox.chat_id, outbox.next_attempt_at AS at FROM outbox
+               JOIN (SELECT MIN(id) AS id FROM outbox WHERE state = 'pending'
+                     GROUP BY chat_id) AS first ON first.id = outbox.id
+               WHERE outbox.chat_id NOT IN ({','.join('?' * len(skip))})
+               ORDER BY outbox.next_attempt_at LIMIT 1""",
+            tuple(skip),
+        )
+        return datetime.fromisoformat(rows[0]["at"]) if rows else None
 
     async def mark_sent(self, item_id: int, message_id: int | None = None) -> None:
         async with self.database.transaction() as connection:

@@ -325,6 +325,32 @@ class _Fault:
 
 
 @dataclass
+class _Outage:
+    status: int
+    description: str
+    html: bool
+    methods: set[str] | None  # lower-cased; None: every method but getUpdates
+
+
+@dataclass
+class _Delay:
+    method: str
+    seconds: float | None
+    chat_id: int | None
+    times: int
+    gate: asyncio.Event | None = None
+
+
+NGINX_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+            504: "Gateway Time-out"}
+
+
+@dataclass
 class _Chat:
     id: int
     type: str
@@ -405,6 +431,9 @@ class FakeTelegram:
         self._members: dict[tuple[int, int], str] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._drops: dict[str, int] = {}
+        self._html_faults: dict[str, list[_Fault]] = {}
+        self._outage: _Outage | None = None
+        self._delays: list[_Delay] = []
         self._updates: list[JSON] = []  # queued, not yet confirmed
         self._update_ids = itertools.count(1)
         self._fetched: set[int] = set()
@@ -597,6 +626,83 @@ class FakeTelegram:
         """Close the connection without a response for the next ``times`` calls."""
         self._drops[method.lower()] = self._drops.get(method.lower(), 0) + times
 
+    def fail_next_html(self, method: str, status: int = 502, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` get a proxy's HTML error page (text/html),
+        as when nginx in front of the Bot API cannot reach it."""
+        self._html_faults.setdefault(method.lower(), []).append(
+            _Fault(status, _REASONS.get(status, "Error"), None, times))
+
+    def fail_all(
+        self, status: int = 502, description: str = "Bad Gateway", *, html: bool = False,
+        methods: Iterable[str] | None = None,
+    ) -> None:
+        """Telegram is down: every call (of ``methods``; default all but getUpdates) fails
+        with this error, or nginx's HTML page with ``html=True``, until ``heal()``."""
+        self._outage = _Outage(status, description, html,
+                               {m.lower() for m in methods} if methods is not None else None)
+
+    def heal(self) -> None:
+        """The outage of ``fail_all`` is over."""
+        self._outage = None
+
+    def delay_next(
+        self, method: str, seconds: float, *, chat_id: int | None = None, times: int = 1
+    ) -> None:
+        """The next ``times`` calls of ``method`` (to ``chat_id``, if given) take ``seconds``
+        before they are handled: a slow Telegram for one chat."""
+        self._delays.append(_Delay(method.lower(), seconds, chat_id, times))
+
+    def hold_next(
+        self, method: str, *, chat_id: int | None = None, times: int = 1
+    ) -> asyncio.Event:
+        """The next ``times`` calls of ``method`` (to ``chat_id``, if given) wait until the
+        returned event is set: a request that hangs until the test lets it go."""
+        gate = asyncio.Event()
+        self._delays.append(_Delay(method.lower(), None, chat_id, times, gate))
+        return gate
+
+    def _html_page(self, status: int) -> web.Response:
+        reason = _REASONS.get(status, "Error")
+        return web.Response(text=NGINX_PAGE.format(status=status, reason=reason),
+                            status=status, content_type="text/html")
+
+    def _unavailable(self, lower: str, call: Call) -> web.Response | None:
+        """A response for an outage or HTML fault, if one applies to this call."""
+        outage = self._outage
+        if outage is not None and (
+            lower in outage.methods if outage.methods is not None else lower != "getupdates"
+        ):
+            call.status = outage.status
+            if outage.html:
+                call.error = f"{outage.status} (HTML page)"
+                return self._html_page(outage.status)
+            call.error = outage.description
+            return web.json_response(
+                {"ok": False, "error_code": outage.status, "description": outage.description},
+                status=outage.status)
+        faults = self._html_faults.get(lower)
+        if faults:
+            fault = faults[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                faults.pop(0)
+            call.error, call.status = f"{fault.status} (HTML page)", fault.status
+            return self._html_page(fault.status)
+        return None
+
+    async def _maybe_delay(self, lower: str, params: JSON) -> None:
+        for delay in self._delays:
+            if delay.method == lower and (delay.chat_id is None or params.get("chat_id")
+                                          == delay.chat_id):
+                delay.times -= 1
+                if delay.times <= 0:
+                    self._delays.remove(delay)
+                if delay.gate is not None:
+                    await delay.gate.wait()
+                else:
+                    await asyncio.sleep(delay.seconds or 0.0)
+                return
+
     # ------------------------------------------------------------------ inspection
 
     def calls_to(self, method: str) -> list[Call]:
@@ -758,6 +864,12 @@ class FakeTelegram:
                 if request.transport is not None:
                     request.transport.abort()
                 raise asyncio.CancelledError
+
+            unavailable = self._unavailable(lower, call)
+            if unavailable is not None:
+                return unavailable
+            if self._delays:
+                await self._maybe_delay(lower, params)
 
             try:
                 if entry is None and lower not in REAL_METHODS:
