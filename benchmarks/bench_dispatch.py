@@ -55,6 +55,7 @@ from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, U
 from bot.app import App, build_app
 from bot.config import Config, StorageConfig
 from bot.console import ConsoleSession
+from bot.delivery import Limits
 
 QUESTION = "hoe zeg ik mijn hosting op"
 TODAY = date(2026, 11, 28)  # pinned like the tests, so the guide's deadlines never change
@@ -215,7 +216,7 @@ async def open_baseline(_folder: Path) -> Subject:
 async def open_balie(folder: Path) -> Subject:
     session = BenchSession(write=_discard)
     config = Config(storage=StorageConfig(database=folder / "balie.sqlite3"))
-    app = await build_app(config, session=session)
+    app = await build_app(config, session=session, delivery_limits=Limits.none())
     app.services.today = lambda: TODAY  # type: ignore[method-assign]
     await app.dispatcher.emit_startup(bot=app.bot, **app.dispatcher.workflow_data)
     feeder = Feeder(app.bot, app.dispatcher, session, deliver=app.worker.deliver_due)

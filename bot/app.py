@@ -20,10 +20,9 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, TelegramOb
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot import errors, forms, logs, staff
-from bot.callback_answers import CallbackAnswerGuard
 from bot.config import Config
 from bot.conversation import ConversationMiddleware
-from bot.delivery import OutboxWorker
+from bot.delivery import Limits, OutboxWorker
 from bot.dialogs import DIALOGS
 from bot.dialogs.question import answer_free_text
 from bot.dialogs.start import fallback_router, show_menu
@@ -71,7 +70,11 @@ class App:
         await self.services.database.close()
 
 
-async def build_app(config: Config, *, session: BaseSession | None = None) -> App:
+async def build_app(
+    config: Config, *, session: BaseSession | None = None, delivery_limits: Limits | None = None
+) -> App:
+    """Everything `balie run` needs. A local session (the console) passes `Limits.none()`:
+    Telegram's rate limits do not apply to a terminal."""
     database = await Database.open(config.storage.database)
     texts = Texts({"provider": config.provider, "rules": config.rules})
     knowledge = KnowledgeBase.load()
@@ -105,13 +108,13 @@ async def build_app(config: Config, *, session: BaseSession | None = None) -> Ap
         session=session or _session(config),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
-    bot.session.middleware(CallbackAnswerGuard())  # outermost: after the retries
     bot.session.middleware(RetryMiddleware())
     storage = SQLiteStorage(database)
     dispatcher = build_dispatcher(services, storage, CustomerIsolation())
     intake = Intake(dispatcher, bot, database, polling_timeout=config.telegram.polling_timeout,
                     allowed_updates=dispatcher.resolve_used_update_types())
-    return App(config, bot, dispatcher, services, storage, intake, OutboxWorker(bot, outbox))
+    worker = OutboxWorker(bot, outbox, limits=delivery_limits or Limits())
+    return App(config, bot, dispatcher, services, storage, intake, worker)
 
 
 def _session(config: Config) -> AiohttpSession:

@@ -84,13 +84,14 @@ def console(config_path: Path | None) -> None:
     from bot import logs
     from bot.app import build_app
     from bot.console import ConsoleSession, run_console
+    from bot.delivery import Limits
 
     config = _config(config_path)
     logs.setup("WARNING")
 
     async def chat() -> None:
         session = ConsoleSession(write=lambda text: click.echo(text, nl=False))
-        app = await build_app(config, session=session)
+        app = await build_app(config, session=session, delivery_limits=Limits.none())
         try:
             await run_console(app, session)
         finally:

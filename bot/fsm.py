@@ -16,7 +16,7 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
 
-from bot.unit import current_unit
+from bot.unit import UpdateUnit, current_unit
 from storage.database import Database, utcnow
 
 _KEY = (
@@ -76,7 +76,7 @@ class SQLiteStorage(BaseStorage):
             f"SELECT state, data FROM fsm_state WHERE {_KEY}", _key(key))
         return [row["state"], row["data"]] if row is not None else [None, "{}"]
 
-    async def _pending(self, unit: Any, key: StorageKey) -> list[Any]:
+    async def _pending(self, unit: UpdateUnit, key: StorageKey) -> list[Any]:
         """The unit's copy of this key's row: read once, then changed in memory."""
         row = unit.fsm.get(key)
         if row is None:
@@ -84,7 +84,7 @@ class SQLiteStorage(BaseStorage):
             unit.fsm_loaded[key] = list(row)
         return row
 
-    async def flush(self, unit: Any) -> None:
+    async def flush(self, unit: UpdateUnit) -> None:
         """Write what the unit changed (inside the caller's transaction)."""
         for key, row in unit.fsm.items():
             if row == unit.fsm_loaded.get(key):

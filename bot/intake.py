@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
-from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
+from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.methods import GetUpdates
 from aiogram.types import TelegramObject, Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
@@ -136,7 +138,7 @@ class Intake:
                 raise
             except TelegramUnauthorizedError:
                 raise
-            except (TelegramNetworkError, TelegramServerError, Exception) as error:
+            except Exception as error:
                 log.warning("getUpdates failed (%s); trying again in %.1fs",
                             type(error).__name__, backoff.next_delay)
                 with contextlib.suppress(TimeoutError):
@@ -154,7 +156,7 @@ class Intake:
             offset = updates[-1].update_id + 1
             for update, (_, payload) in zip(updates, batch, strict=True):
                 if update.update_id in new:
-                    self._enqueue(InboxUpdate(update.update_id, _json(payload), 0))
+                    self._enqueue(InboxUpdate(update.update_id, json.loads(payload), 0))
                 else:
                     log.debug("update %d was fetched before; not handled again",
                               update.update_id)
@@ -169,26 +171,27 @@ class Intake:
                 continue
             log.info("update %d was not handled before the restart; handling it now",
                      pending.update_id)
-            self._enqueue(pending, recovering=True)
+            self._enqueue(dataclasses.replace(pending, recovered=True))
+        await self.inbox.prune()  # handled updates are forgotten after a week
 
-    def _enqueue(self, update: InboxUpdate, *, recovering: bool = False) -> None:
+    def _enqueue(self, update: InboxUpdate) -> None:
         key = chat_key(update.payload)
         queue = self._queues.get(key)
         if queue is not None:
             queue.append(update)
             return
         self._queues[key] = deque([update])
-        worker = asyncio.create_task(self._work(key, recovering))
+        worker = asyncio.create_task(self._work(key))
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
 
-    async def _work(self, key: tuple[int, int], recovering: bool) -> None:
+    async def _work(self, key: tuple[int, int]) -> None:
         queue = self._queues[key]
         try:
             while queue:
                 update = queue[0]
                 async with self._slots:
-                    if recovering:
+                    if update.recovered:  # counted, so an update that kills us is found
                         await self.inbox.start_attempt(update.update_id)
                     await self._handle(update)
                 queue.popleft()
@@ -233,8 +236,3 @@ class Intake:
                             len(unfinished))
                 await asyncio.gather(*unfinished, return_exceptions=True)
 
-
-def _json(payload: str) -> dict[str, Any]:
-    import json
-
-    return dict(json.loads(payload))

@@ -22,6 +22,7 @@ class InboxUpdate:
     update_id: int
     payload: dict[str, Any]
     attempts: int
+    recovered: bool = False  # left unfinished when the process last stopped
 
 
 class Inbox:
@@ -47,11 +48,6 @@ class Inbox:
             "ORDER BY update_id LIMIT ?", (limit,))
         return [InboxUpdate(row["update_id"], json.loads(row["payload"]), row["attempts"])
                 for row in rows]
-
-    async def is_pending(self, update_id: int) -> bool:
-        row = await self.database.fetchone(
-            "SELECT state FROM inbox WHERE update_id = ?", (update_id,))
-        return row is not None and row["state"] == "pending"
 
     async def start_attempt(self, update_id: int) -> int:
         """Count an attempt before the handler runs: an update that crashes the process every

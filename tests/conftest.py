@@ -15,6 +15,7 @@ import pytest
 from bot.app import App, build_app, run_polling
 from bot.config import Config
 from bot.console import ConsoleSession, run_console
+from bot.delivery import Limits
 from bot.services import Services
 from tests.client import TelegramUser
 from tests.fakeapi import FakeTelegram, UpdateTracker
@@ -124,7 +125,7 @@ class BalieConsole:
         shown: list[str] = []
         session = ConsoleSession(write=shown.append)
         config = Config.model_validate({"storage": {"database": str(self.database)}})
-        app = await build_app(config, session=session)
+        app = await build_app(config, session=session, delivery_limits=Limits.none())
         app.services.today = lambda: self.today  # type: ignore[method-assign]
         try:
             await run_console(app, session, io.StringIO(typed))

@@ -233,20 +233,6 @@ async def test_kill_9_at_random_moments_loses_nothing(tg: FakeTelegram, tmp_path
     assert bots.rows("SELECT * FROM outbox WHERE state != 'sent'") == []
 
 
-DOWN = ("getMe", "setMyCommands", "sendMessage", "editMessageText", "editMessageReplyMarkup",
-        "answerCallbackQuery", "deleteMessage", "copyMessage")
-
-
-def telegram_down(tg: FakeTelegram, *, html: bool = False) -> None:
-    """Every method answers 502 (getUpdates aside, or nothing would arrive at all)."""
-    for method in DOWN:
-        tg.fail_next(method, status=502, description="Bad Gateway", times=10**6)
-
-
-def telegram_back(tg: FakeTelegram) -> None:
-    tg._faults.clear()
-
-
 async def test_request_filed_while_telegram_is_down_survives_kill_and_arrives_once(
     tg: FakeTelegram, tmp_path: Path,
 ) -> None:
@@ -262,7 +248,7 @@ async def test_request_filed_while_telegram_is_down_survives_kill_and_arrives_on
             await settle(bots, tg.seq)
         else:
             raise AssertionError([m.text[:80] for m in tg.chat(anna.id)])
-        telegram_down(tg)
+        tg.fail_all(502)  # every method but getUpdates, or the press would never arrive
         anna.press("Dien opzegverzoek in")
         for _ in range(3000):  # filed although Telegram answers 502 to everything
             if bots.rows("SELECT id FROM tickets"):
@@ -279,7 +265,7 @@ async def test_request_filed_while_telegram_is_down_survives_kill_and_arrives_on
         await bots.kill()
         await bots.start(wait_for_polling=False)  # Telegram still down: getMe is retried
         await tg.wait_for_call("getMe", len(tg.calls_to("getMe")) + 1, timeout=30)
-        telegram_back(tg)
+        tg.heal()
         for _ in range(3000):
             if any(f"ticket #{ticket['id']}" in m.text for m in tg.chat(anna.id)):
                 break
