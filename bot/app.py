@@ -131,7 +131,7 @@ def build_dispatcher(
     dispatcher.update.outer_middleware(logs.UpdateContextMiddleware())
     # Inside the per-customer lock: the state an update changes commits with its "done".
     dispatcher.update.outer_middleware(
-        UnitMiddleware(services.database, storage, Inbox(services.database)))
+        UnitMiddleware(services.database, storage, Inbox(services.database), services.outbox))
 
     dispatcher.include_router(customer_router(services.forms))
     staff_chat = services.config.telegram.staff_chat_id

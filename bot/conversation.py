@@ -27,6 +27,7 @@ from aiogram.types import (
 
 from bot.services import Services
 from bot.texts import Translator
+from bot.unit import current_unit
 from storage.outbox import Notice
 from tickets.models import Customer
 
@@ -127,9 +128,14 @@ class Conversation:
                                             message_id=message_id))
 
     async def _later(self, error: Exception, notice: Notice) -> None:
+        """To the outbox, with the update's state (both or neither, whatever happens)."""
         log.warning("Telegram did not take a reply (%s); it waits in the outbox",
                     type(error).__name__)
-        await self.services.outbox.put(notice)
+        unit = current_unit.get()
+        if unit is not None and unit.open:
+            unit.later.append(notice)
+        else:
+            await self.services.outbox.put(notice)
 
 
 def _rows(markup: InlineKeyboardMarkup | None) -> tuple[tuple[Button, ...], ...]:

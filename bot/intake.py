@@ -31,6 +31,7 @@ from bot.fsm import SQLiteStorage
 from bot.unit import UpdateUnit, current_unit
 from storage.database import Database
 from storage.inbox import Inbox, InboxUpdate
+from storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,12 @@ class UnitMiddleware(BaseMiddleware):
     committed together when the handler returns; when it raises, nothing it changed in the
     conversation is kept and the update is marked failed."""
 
-    def __init__(self, database: Database, storage: SQLiteStorage, inbox: Inbox) -> None:
+    def __init__(self, database: Database, storage: SQLiteStorage, inbox: Inbox,
+                 outbox: Outbox) -> None:
         self.database = database
         self.storage = storage
         self.inbox = inbox
+        self.outbox = outbox
 
     async def __call__(
         self,
@@ -64,18 +67,18 @@ class UnitMiddleware(BaseMiddleware):
             if not isinstance(error, asyncio.CancelledError):
                 await self.inbox.mark_failed(unit.update_id, f"{type(error).__name__}: {error}")
             raise
-        await commit(unit, self.database, self.storage, self.inbox)
+        await self.commit(unit)
         return result
 
-
-async def commit(unit: UpdateUnit, database: Database, storage: SQLiteStorage,
-                 inbox: Inbox) -> None:
-    if not unit.open:
-        return
-    async with database.transaction():
-        await storage.flush(unit)
-        await inbox.mark_done(unit.update_id)
-    unit.open = False
+    async def commit(self, unit: UpdateUnit) -> None:
+        if not unit.open:
+            return
+        async with self.database.transaction():
+            await self.storage.flush(unit)
+            for notice in unit.later:
+                await self.outbox.put(notice)
+            await self.inbox.mark_done(unit.update_id)
+        unit.open = False
 
 
 def chat_key(payload: dict[str, Any]) -> tuple[int, int]:
