@@ -29,6 +29,7 @@ from bot.dialogs.start import fallback_router, show_menu
 from bot.fsm import CustomerIsolation, SQLiteStorage
 from bot.intake import Intake, UnitMiddleware
 from bot.menu import MenuEntry
+from bot.notices import BotNotifier
 from bot.retry import RetryMiddleware
 from bot.services import Services
 from bot.texts import LANGUAGES, Texts
@@ -93,7 +94,7 @@ async def build_app(
         database=database,
         texts=texts,
         tickets=store,
-        ticket_service=TicketService(store, outbox),
+        ticket_service=TicketService(store, outbox, BotNotifier(config, texts)),
         outbox=outbox,
         customers=CustomerStore(database),
         knowledge=knowledge,
@@ -216,6 +217,9 @@ async def run_polling(app: App, *, handle_signals: bool = True) -> None:
         if me is None:
             return
         log.info("Balie is running as @%s", me.username)
+        if not app.config.telegram.staff_chat_id:
+            log.warning("no staff group configured ([telegram] staff_chat_id): new tickets, "
+                        "urgent ones included, are only in `balie tickets list`")
         await dispatcher.emit_startup(bot=app.bot, dispatcher=dispatcher, bots=[app.bot],
                                       **dispatcher.workflow_data)
         await app.worker.start()

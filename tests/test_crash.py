@@ -259,7 +259,8 @@ async def test_request_filed_while_telegram_is_down_survives_kill_and_arrives_on
             if not bots.rows("SELECT * FROM inbox WHERE state = 'pending'"):
                 break
             await asyncio.sleep(0.01)
-        [waiting] = bots.rows("SELECT * FROM outbox WHERE state = 'pending'")
+        [waiting] = bots.rows("SELECT * FROM outbox WHERE state = 'pending' AND chat_id = ?",
+                              anna.id)
         assert waiting["ticket_id"] == ticket["id"]
         assert f"ticket #{ticket['id']}" in json.loads(waiting["payload"])["text"]
         await bots.kill()
@@ -275,4 +276,5 @@ async def test_request_filed_while_telegram_is_down_survives_kill_and_arrives_on
     assert len(bots.rows("SELECT * FROM tickets")) == 1
     confirmations = [m for m in tg.chat(anna.id) if f"ticket #{ticket['id']}" in m.text]
     assert len(confirmations) == 1
-    assert bots.rows("SELECT state FROM outbox WHERE ticket_id = ?", ticket["id"])[0][0] == "sent"
+    states = bots.rows("SELECT state FROM outbox WHERE ticket_id = ?", ticket["id"])
+    assert [row[0] for row in states] == ["sent", "sent"]  # the customer's and the staff's
