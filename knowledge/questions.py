@@ -24,16 +24,24 @@ class QuestionLog:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def record(self, customer_id: int, text: str, match: Match) -> int:
+    async def record(self, customer_id: int, text: str, match: Match, *,
+                     update_id: int | None = None) -> int:
+        """Log a question; the same update (handled again after a crash) is logged once."""
         async with self.database.transaction() as connection:
             cursor = await connection.execute(
-                """INSERT INTO questions (customer_id, language, text, normalised, article,
-                       score, band, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT OR IGNORE INTO questions (customer_id, language, text, normalised,
+                       article, score, band, update_id, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (customer_id, match.lang, text[:1000],
                  normalise(text[:1000])[:300] or text.strip()[:300],
-                 match.article, match.score, match.band, utcnow()),
+                 match.article, match.score, match.band, update_id, utcnow()),
             )
-        return int(cursor.lastrowid or 0)
+            if cursor.rowcount:
+                return int(cursor.lastrowid or 0)
+            async with connection.execute(
+                    "SELECT id FROM questions WHERE update_id = ?", (update_id,)) as found:
+                row = await found.fetchone()
+        return int(row[0]) if row is not None else 0
 
     async def owner(self, question_id: int) -> int | None:
         row = await self.database.fetchone(

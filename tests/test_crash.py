@@ -278,3 +278,38 @@ async def test_request_filed_while_telegram_is_down_survives_kill_and_arrives_on
     assert len(confirmations) == 1
     states = bots.rows("SELECT state FROM outbox WHERE ticket_id = ?", ticket["id"])
     assert [row[0] for row in states] == ["sent", "sent"]  # the customer's and the staff's
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_a_signal_while_a_handler_runs_lets_it_finish(
+    tg: FakeTelegram, tmp_path: Path, signum: signal.Signals,
+) -> None:
+    """Ctrl-C or SIGTERM mid-update: the handler in flight finishes (its reply arrives and its
+    update is done), then the process exits without a traceback."""
+    async with Bots(tg, tmp_path) as bots:
+        await bots.start()
+        anna = Customer(tg, tg.add_user(7001, "Anna", language_code="nl"))
+        gate = tg.hold_next("sendMessage", chat_id=anna.id)
+        sends = len(tg.calls_to("sendMessage"))
+        anna.send("/start")
+        await tg.wait_for_call("sendMessage", sends + 1, timeout=20)  # the reply hangs
+        assert bots.pid is not None
+        pid = bots.pid
+        os.kill(pid, signum)
+        await asyncio.sleep(0.5)
+        gate.set()  # Telegram answers after all
+        for _ in range(2000):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the bot did not stop")
+        bots.pid = None
+    log = bots.log.read_text(encoding="utf-8")
+    assert "Traceback" not in log and "KeyError" not in log
+    assert "Balie stopped" in log
+    assert any("Kies hieronder" in m.text or "Welkom" in m.text or "Hoi" in m.text
+               for m in tg.chat(anna.id) if m.from_bot)
+    assert bots.rows("SELECT state FROM inbox")[0][0] == "done"

@@ -200,3 +200,18 @@ INSERT INTO a VALUES ('1;2');
     found = statements(sql)
     assert len(found) == 3
     assert found[1].startswith("CREATE TRIGGER") and found[1].endswith("END;")
+
+
+async def test_a_question_handled_twice_is_logged_once(database: Database) -> None:
+    from knowledge.kb import KnowledgeBase
+    from knowledge.matcher import Matcher
+    from knowledge.questions import QuestionLog
+
+    questions = QuestionLog(database)
+    match = Matcher(KnowledgeBase.load()).match("hoe zeg ik op", "nl")
+    first = await questions.record(1001, "hoe zeg ik op", match, update_id=77)
+    again = await questions.record(1001, "hoe zeg ik op", match, update_id=77)
+    other = await questions.record(1001, "hoe zeg ik op", match)
+    assert first == again != other
+    row = await database.fetchone("SELECT COUNT(*) AS n FROM questions")
+    assert row is not None and row["n"] == 2

@@ -11,6 +11,7 @@ from bot.conversation import Button, Conversation, keyboard, message_of
 from bot.dialog import Dialog
 from bot.dialogs.start import resume
 from bot.menu import MenuCb, MenuEntry
+from bot.unit import current_unit
 from knowledge.kb import Article, KnowledgeBase
 from knowledge.matcher import Match, Matcher
 from knowledge.questions import QuestionLog
@@ -38,6 +39,12 @@ def _parts(conv: Conversation) -> tuple[KnowledgeBase, Matcher, QuestionLog]:
     return services.knowledge, services.matcher, services.questions
 
 
+def _update_id() -> int | None:
+    """The update being handled from the inbox (it may be handled again after a crash)."""
+    unit = current_unit.get()
+    return unit.update_id if unit is not None else None
+
+
 def _menu_row(conv: Conversation) -> list[list[Button]]:
     """A way back to the main menu (an unknown menu key shows the menu itself)."""
     return [[(conv.t.label("question.menu"), MenuCb(key="menu").pack())]]
@@ -50,13 +57,13 @@ async def answer_free_text(conv: Conversation, text: str, *, in_dialog: bool = F
     match = matcher.match(text, conv.lang)
     if in_dialog and (match.smalltalk is not None or match.band == "none"):
         if match.smalltalk is None:
-            await question_log.record(conv.user.id, text, match)
+            await question_log.record(conv.user.id, text, match, update_id=_update_id())
         return False
     if match.smalltalk is not None:
         await conv.say(conv.t(f"question/smalltalk_{match.smalltalk}"),
                        keyboard(_menu_row(conv)) if match.smalltalk == "greeting" else None)
         return True
-    question_id = await question_log.record(conv.user.id, text, match)
+    question_id = await question_log.record(conv.user.id, text, match, update_id=_update_id())
     if match.band == "answer" and match.article is not None:
         await _show_article(conv, match.article, question_id, edit=None)
     elif match.band == "suggest":
