@@ -204,6 +204,23 @@ def _with_store(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:
     return _with_database(config, lambda database: use(TicketStore(database)))
 
 
+@main.command("backup")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@config_option
+def backup_command(path: Path, config_path: Path | None) -> None:
+    """A consistent copy of the database at PATH, made while the bot runs, and verified."""
+    from storage.backup import BackupError, backup
+
+    config = _config(config_path)
+    try:
+        report = backup(config.storage.database, path)
+    except BackupError as error:
+        click.echo(f"balie: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"Backup written to {report.path}: {report.tickets} tickets, "
+               f"{report.bytes // 1024} KiB, schema version {report.version}, integrity ok.")
+
+
 def _with_database(config: Config, use: Callable[[Any], Awaitable[T]]) -> T:
     """Run `use` on the existing database (an operator command never creates one)."""
     from storage.database import Database
