@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.dialogs.question import QuestionCb
 from tests.client import TelegramUser
 from tests.conftest import Balie
@@ -144,3 +146,14 @@ async def test_chatter_in_a_dialog_gets_pointed_to_the_buttons(anna: TelegramUse
         assert "Kies een van de knoppen" in shown[0]
         assert "Wat wil je opzeggen?" in anna.last_text()
         assert not any("geen goed antwoord" in text for text in shown)
+
+
+@pytest.mark.parametrize("question", ["99999999999999999999", "0", "-5", "1e3"])
+async def test_forged_question_ids_beyond_sqlite_get_a_polite_answer(
+    anna: TelegramUser, question: str,
+) -> None:
+    """No OverflowError from SQLite and no apology: the press is simply not one of ours."""
+    await anna.send("/start")
+    await anna.press_data(f"q:show:{question}:faq")
+    assert anna.callback_answers()[-1]  # answered (the stale-button text)
+    assert not any("iets mis" in text for text in anna.texts())

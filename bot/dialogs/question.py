@@ -3,9 +3,12 @@ honest "I don't know" with a way to a person. Also the "Vraag stellen" menu entr
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram import Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
+from pydantic import Field
 
 from bot.conversation import Button, Conversation, keyboard, message_of
 from bot.dialog import Dialog
@@ -23,7 +26,9 @@ ACTIONS = {"cancellation": "cancel", "deadlines": "deadlines", "payment": "payme
 
 class QuestionCb(CallbackData, prefix="q"):
     action: str  # "show" an article, "helped", "nothelp"
-    question: int  # the logged question this press is about
+    # The logged question this press is about; a forged id beyond SQLite's integers is no
+    # press of ours (it never reaches SQL).
+    question: Annotated[int, Field(ge=1, le=2**63 - 1)]
     article: str = ""
 
 
