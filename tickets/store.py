@@ -27,10 +27,7 @@ from tickets.models import (
 
 log = logging.getLogger(__name__)
 
-_OPEN_ORDER = """
-    CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
-    created_at, id
-"""
+_OPEN_ORDER = "priority_rank, created_at, id"  # indexed (migration 006)
 
 
 class TicketNotFound(LookupError):
