@@ -33,6 +33,7 @@ from bot.notices import BotNotifier
 from bot.retry import RetryMiddleware
 from bot.services import Services
 from bot.texts import LANGUAGES, Texts
+from knowledge import dates
 from knowledge.kb import KnowledgeBase
 from knowledge.matcher import Matcher
 from knowledge.questions import QuestionLog
@@ -222,6 +223,8 @@ async def run_polling(app: App, *, handle_signals: bool = True) -> None:
                         "urgent ones included, are only in `balie tickets list`")
         await dispatcher.emit_startup(bot=app.bot, dispatcher=dispatcher, bots=[app.bot],
                                       **dispatcher.workflow_data)
+        # Before the first update: otherwise the first date typed makes everybody wait.
+        await asyncio.to_thread(dates.warm_up)
         await app.worker.start()
         polling = asyncio.create_task(app.intake.run())
         stopping = asyncio.create_task(app.stopping.wait())

@@ -43,6 +43,9 @@ def _child(config_path: str, today: str, log_path: str) -> None:
 def main() -> None:
     import bot.app
     import bot.cli  # noqa: F401
+    from knowledge.dates import warm_up
+
+    warm_up()  # dateparser's data, loaded once for every child
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     for line in sys.stdin:
