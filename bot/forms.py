@@ -557,6 +557,11 @@ def router(registry: FormRegistry) -> Router:
         edit = query.message if isinstance(query.message, Message) else None
         if run is None or (run.form.code, run.step_code, run.run_id[:RUN_TAG]) != (
                 callback_data.form, callback_data.step, callback_data.run):
+            if run is not None and edit is not None and edit.message_id == run.message_id:
+                # A second quick tap on a button that already did its work: this message
+                # shows the current step by now, so there is nothing to send again.
+                await query.answer()
+                return
             await query.answer(conv.t.label("form.stale"))
             await conv.drop_buttons(edit.message_id if edit else None)
             if run is not None:

@@ -7,6 +7,7 @@ from datetime import date
 
 from tests.client import TelegramUser
 from tests.conftest import Balie, BalieConsole
+from tests.fakeapi import FakeTelegram
 from tests.test_cancellation import to_summary
 
 
@@ -184,3 +185,24 @@ async def test_dutch_numeric_dates_stay_day_first(anna: TelegramUser) -> None:
     await anna.send("voorbeeld.nl")
     await anna.send("04/03/2027")
     assert "Verlengdatum: 4 maart 2027" in anna.last_text()
+
+
+async def test_quick_taps_on_a_step_button_send_nothing_twice(
+    anna: TelegramUser, tg: FakeTelegram,
+) -> None:
+    """Tapping "Hostingpakket" five times before the message changed: the first tap answers
+    the step, the others are answered quietly — no extra copies, no refused edits."""
+    await anna.send("/start")
+    await anna.press("Dienst opzeggen")
+    step = anna.last_message()
+    data = next(data for label, data in (b for row in step.buttons for b in row)
+                if label == "Hostingpakket")
+    assert data is not None
+    sent_before = len(tg.calls_to("sendMessage"))
+    for _ in range(5):
+        await anna.press_data(data, message_id=step.message_id)
+    assert "Stap 2 van" in anna.last_text()
+    assert len(tg.calls_to("sendMessage")) == sent_before  # the step was edited in place
+    refused = [call for call in tg.calls if call.error and "not modified" in call.error]
+    assert refused == []
+    assert len(anna.callback_answers()) >= 6  # every tap answered
