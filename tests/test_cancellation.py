@@ -118,7 +118,8 @@ async def test_hosting_happy_path_files_a_cancellation_request(
 
     [ticket] = await tickets_of(balie)
     assert f"ticket #{ticket.id}" in anna.last_text()
-    assert "Mijn Domeinen" in anna.last_text()
+    # hosting only: the hosting package's renewal, under Diensten, not the domain's
+    assert "Diensten" in anna.last_text() and "Mijn Domeinen" not in anna.last_text()
     assert ticket.category is Category.CANCELLATION
     assert ticket.subject == "Opzegging voorbeeld.nl"
     assert ticket.priority is Priority.NORMAL
@@ -556,7 +557,7 @@ async def test_english_customer_files_a_request(john: TelegramUser, balie: Balie
     for _ in range(PANEL_STEPS):
         await john.press("Next")
     await john.press("End of term")
-    assert "not a condition" in john.last_text()
+    assert "don't have to" in john.last_text()
     await john.press("Price")
     await john.press("Skip")
     await john.send("john@example.com")
@@ -669,3 +670,354 @@ async def test_feedback_is_kept_once_per_run_for_statistics(balie: Balie) -> Non
     await store.record(CancellationFeedback("run2", 2, "en", "domain", "immediate", None, None,
                                             "request"))
     assert await store.reason_counts() == {"none": 1, "price": 1}
+
+
+# --- every text follows what is being cancelled ---------------------------------------------------
+
+
+SERVICE_LABELS = {"hosting": "Hostingpakket", "domain": "Domeinnaam",
+                  "both": "Hosting én domein", "other": "Ander product"}
+
+
+async def walk_guide(user: TelegramUser, service: str, name: str) -> dict[str, str]:
+    """The whole guide in Dutch, "per direct" confirmed, done in the panel: every text it
+    showed, by step."""
+    seen: dict[str, str] = {}
+    await open_guide(user)
+    await user.press(SERVICE_LABELS[service])
+    await user.send(name)
+    await user.send("15-03-2027")
+    await user.press("Volgende")
+    if service in ("domain", "both"):
+        await user.press("Laten verlopen")
+    for number in range(1, PANEL_STEPS + 1):
+        seen[f"panel_{number}"] = user.last_text()
+        await user.press("Volgende")
+    seen["cancellation_type"] = user.last_text()
+    await user.press("Per direct")
+    seen["confirm_immediate"] = user.last_text()
+    await user.press("Ja, verwijder alles")
+    await user.press("Prijs")
+    await user.press("Overslaan")
+    await user.press("Overslaan")
+    seen["summary"] = user.last_text()
+    await user.press("Ik doe het zelf in het klantenpanel")
+    seen["done_panel"] = user.last_text()
+    await user.press("Dien het verzoek toch via mij in")
+    await user.press("Dien opzegverzoek in")
+    seen["done_request"] = user.last_text()
+    return seen
+
+
+IMMEDIATE_TEXTS = ("panel_5", "cancellation_type", "confirm_immediate")
+CHECK_TEXTS = ("panel_6", "done_panel")
+
+
+async def test_hosting_only_never_speaks_of_the_domains_renewal(anna: TelegramUser) -> None:
+    seen = await walk_guide(anna, "hosting", "voorbeeld.nl")
+    assert "hostingpakket van voorbeeld.nl" in seen["panel_3"]
+    assert "verlenging van de domeinnaam kunt" not in seen["panel_4"]
+    assert "Zet die van het hostingpakket stop" in seen["panel_4"]
+    assert "laat de verlenging van de domeinnaam dan gewoon aan staan" in seen["panel_4"]
+    for step in CHECK_TEXTS:
+        assert "Mijn Domeinen" not in seen[step], step
+        assert "onder Diensten dat de verlenging van het hostingpakket van voorbeeld.nl" \
+            in seen[step], step
+    # filed after all from the panel route: nothing to check in the panel any more
+    assert "Mijn Domeinen" not in seen["done_request"]
+    for step in IMMEDIATE_TEXTS:
+        assert "hosting space van voorbeeld.nl wordt direct" in seen[step], step
+        assert "opgeheven" not in seen[step], step  # no domain name is cancelled
+
+
+async def test_domain_only_immediately_speaks_of_the_domain(anna: TelegramUser) -> None:
+    seen = await walk_guide(anna, "domain", "jansen.frl")
+    assert "Klik op de domeinnaam jansen.frl" in seen["panel_3"]
+    assert "automatische verlenging van de domeinnaam" in seen["panel_4"]
+    for step in IMMEDIATE_TEXTS:
+        assert "hosting space" not in seen[step], step
+        assert "domeinnaam jansen.frl wordt direct opgeheven" in seen[step], step
+    for step in CHECK_TEXTS:
+        assert "onder Mijn Domeinen dat de verlenging van de domeinnaam jansen.frl" \
+            in seen[step], step
+        assert "Diensten" not in seen[step], step
+
+
+async def test_hosting_and_domain_speak_of_both(anna: TelegramUser) -> None:
+    seen = await walk_guide(anna, "both", "voorbeeld.nl")
+    for step in IMMEDIATE_TEXTS:
+        assert "hosting space van voorbeeld.nl" in seen[step], step
+        assert "domeinnaam wordt meteen opgeheven" in seen[step], step
+    for step in CHECK_TEXTS:
+        assert "het hostingpakket is opgezegd" in seen[step], step
+        assert "Mijn Domeinen" in seen[step], step
+
+
+async def test_another_product_speaks_of_the_product_only(anna: TelegramUser) -> None:
+    seen = await walk_guide(anna, "other", "E-mailpakket Plus")
+    for step in ("panel_3", "panel_4", "panel_5", "panel_6", "cancellation_type",
+                 "confirm_immediate", "done_panel", "done_request"):
+        assert "domeinnaam" not in seen[step].lower(), step
+        assert "hosting space" not in seen[step], step
+        assert "Mijn Domeinen" not in seen[step], step
+    assert "E-mailpakket Plus stopt direct" in seen["confirm_immediate"]
+    assert "onder Diensten dat de verlenging van E-mailpakket Plus" in seen["done_panel"]
+
+
+async def test_english_texts_follow_what_is_cancelled(john: TelegramUser) -> None:
+    await open_guide(john, "Cancel a service")
+    await john.press("Domain name")
+    await john.send("jansen.frl")
+    await john.send("March 15, 2027")
+    await john.press("Next")
+    await john.press("Let it expire")
+    for _ in range(PANEL_STEPS - 1):
+        await john.press("Next")
+    assert "Mijn Domeinen" in john.last_text() and "jansen.frl" in john.last_text()
+    await john.press("Next")
+    await john.press("Immediately")
+    text = john.last_text()
+    assert "hosting space" not in text
+    assert "the domain name jansen.frl is cancelled right away" in text
+
+
+# --- "lukt niet → sla over": the summary and confirmation for who cannot log in ----------------
+
+
+async def skip_the_panel(user: TelegramUser, stuck: str, skip: str, next_label: str,
+                         end_of_term: str, no_reason: str, skip_label: str) -> None:
+    await user.press(next_label)  # the deadlines
+    await user.press(stuck)
+    await user.press(skip)
+    await user.press(end_of_term)
+    await user.press(no_reason)
+    await user.press(skip_label)  # no e-mail address
+
+
+async def test_skipped_panel_summary_and_confirmation_ask_nothing_of_the_panel(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(anna)
+    await anna.press("Hostingpakket")
+    await anna.send("voorbeeld.nl")
+    await anna.send("15-03-2027")
+    await skip_the_panel(anna, "Lukt niet", "Sla over", "Volgende", "Einde van de termijn",
+                         "Zeg ik liever niet", "Overslaan")
+    summary = anna.last_text()
+    assert "Overzicht van je opzegging" in summary
+    assert "Zelf in het klantenpanel" not in summary and "stappen die ik liet zien" not in summary
+    assert "hoef je zelf niet in te loggen" in summary
+    assert "Ik doe het zelf in het klantenpanel" not in anna.buttons()
+    await anna.press("Dien opzegverzoek in")
+    done = anna.last_text()
+    [ticket] = await tickets_of(balie)
+    assert f"ticket #{ticket.id}" in done and ticket.fields["panel_skipped"] is True
+    assert "Controleer" not in done and "Diensten" not in done
+    assert "Je hoeft zelf niets in het klantenpanel te doen" in done
+
+
+async def test_english_skipped_panel_summary_and_confirmation(
+    john: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(john, "Cancel a service")
+    await john.press("Domain name")
+    await john.send("example.com")
+    await john.send("March 15, 2027")
+    await john.press("Next")
+    await john.press("Let it expire")
+    await john.press("I'm stuck")
+    await john.press("Skip: have me file the request")
+    await john.press("End of term")
+    await john.press("I'd rather not say")
+    await john.press("Skip")
+    summary = john.last_text()
+    assert "Do it yourself in the client panel" not in summary
+    assert "you don't have to log in yourself" in summary
+    await john.press("File a cancellation request")
+    done = john.last_text()
+    assert "You don't need to do anything in the client panel yourself" in done
+    assert "Mijn Domeinen" not in done
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["panel_skipped"] is True
+
+
+# --- done in the panel, then "lukt het toch niet": the request from the same answers -------------
+
+
+async def test_done_panel_files_the_request_from_the_same_answers(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl", renewal="15-03-2027",
+                     email="anna@voorbeeld.nl")
+    await anna.press("Ik doe het zelf in het klantenpanel")
+    assert "Start de opzeghulp opnieuw" not in anna.last_text()
+    assert "je antwoorden heb ik nog" in anna.last_text()
+    done = anna.last_message().message_id
+    assert await tickets_of(balie) == []
+
+    await anna.send("/menu")  # later, after a restart: the answers are still there
+    await balie.restart()
+    await anna.press("Dien het verzoek toch via mij in", message_id=done)
+
+    summary = anna.last_text()
+    assert "Overzicht van je opzegging" in summary
+    assert "Opzeggen uiterlijk: 15 februari 2027" in summary
+    assert "Te duur geworden" in summary and "anna@voorbeeld.nl" in summary
+    assert "Zelf in het klantenpanel" not in summary
+    assert "Ik doe het zelf in het klantenpanel" not in anna.buttons()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert f"ticket #{ticket.id}" in anna.last_text()
+    assert ticket.fields["domain"] == "voorbeeld.nl" and ticket.fields["reason"] == "price"
+    assert ticket.fields["reason_text"] == "Te duur geworden"
+    assert ticket.fields["panel_skipped"] is True
+    # still one guide in the statistics, now the request with its ticket
+    [feedback] = await FeedbackStore(balie.services.database).all()
+    assert (feedback.route, feedback.ticket_id) == ("request", ticket.id)
+
+
+async def test_english_done_panel_offers_the_request(john: TelegramUser, balie: Balie) -> None:
+    await open_guide(john, "Cancel a service")
+    await john.press("Hosting package")
+    await john.send("example.com")
+    await john.press("January 1, 2027")
+    await john.press("Next")
+    for _ in range(PANEL_STEPS):
+        await john.press("Next")
+    await john.press("End of term")
+    await john.press("Price")
+    await john.press("Skip")
+    await john.press("Skip")
+    await john.press("I'll do it in the client panel")
+    assert "Start the guide again" not in john.last_text()
+    assert "I still have your answers" in john.last_text()
+    await john.press("Have me file the request instead")
+    assert "Summary of your cancellation" in john.last_text()
+    await john.press("File a cancellation request")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["renewal_date"] == "2027-01-01"
+    assert ticket.customer.language == "en"
+
+
+async def test_the_button_after_the_end_is_checked(
+    anna: TelegramUser, john: TelegramUser, balie: Balie
+) -> None:
+    await to_summary(anna, service="Hostingpakket", domain="voorbeeld.nl", renewal="15-03-2027")
+    await anna.press("Ik doe het zelf in het klantenpanel")
+    done = anna.last_message()
+    [data] = [data for label, data in (b for row in done.buttons for b in row)
+              if "toch via mij" in label]
+    assert data is not None and len(data.encode()) <= 64
+    await john.send("/start")
+    await john.press_data(data)  # another customer's guide: not his
+    assert await tickets_of(balie) == []
+    assert "Summary" not in john.last_text()
+    forged = cancellation.AfterCb(action="request", run="0" * 12).pack()
+    await anna.press_data(forged, message_id=done.message_id)
+    assert "Deze knop hoort bij een eerder bericht" in " ".join(
+        answer or "" for answer in anna.callback_answers())
+    assert await tickets_of(balie) == []
+
+
+# --- several domains typed at once: the next one is offered at the end ---------------------------
+
+
+async def test_the_other_domain_typed_is_offered_at_the_end(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(anna)
+    await anna.press("Domeinnaam")
+    await anna.send("bakkerij-jansen.nl en jansen.com")
+    assert "één voor één" in anna.last_text()
+    await anna.send("bakkerij-jansen.nl")
+    await anna.send("15-03-2027")
+    await anna.press("Volgende")
+    await anna.press("Laten verlopen")
+    await walk_panel(anna)
+    await anna.press("Einde van de termijn")
+    await anna.press("Zeg ik liever niet")
+    await anna.press("Overslaan")
+    await anna.press("Ik doe het zelf in het klantenpanel")
+    assert "Nu jansen.com opzeggen" in anna.buttons()
+
+    await anna.press("Nu jansen.com opzeggen")
+
+    text = anna.last_text()
+    assert "Wanneer begint de volgende contractperiode van jansen.com?" in text
+    await anna.send("1-4-2027")
+    await anna.press("Volgende")
+    await anna.press("Laten verlopen")
+    await walk_panel(anna)
+    await anna.press("Einde van de termijn")
+    await anna.press("Zeg ik liever niet")
+    await anna.press("Overslaan")
+    assert "Wat: Domeinnaam" in anna.last_text() and "Domein: jansen.com" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await tickets_of(balie)
+    assert ticket.fields["domain"] == "jansen.com" and ticket.fields["service"] == "domain"
+    assert not any("opzeggen" in label for label in anna.buttons())  # none left
+
+
+async def test_three_domains_are_offered_one_after_another(
+    john: TelegramUser, balie: Balie
+) -> None:
+    await open_guide(john, "Cancel a service")
+    await john.press("Hosting and domain")
+    await john.send("a.nl, b.nl, c.nl")
+    await john.send("b.nl")
+    await john.press("I don't know")
+    await john.press("Next")
+    await john.press("Let it expire")
+    for _ in range(PANEL_STEPS):
+        await john.press("Next")
+    await john.press("End of term")
+    await john.press("I'd rather not say")
+    await john.press("Skip")
+    await john.press("File a cancellation request")
+    assert "Cancel a.nl now" in john.buttons()  # on the confirmation from the outbox
+    await john.press("Cancel a.nl now")
+    assert "a.nl" in john.last_text() and "When does the next contract period" in john.last_text()
+    await john.press("I don't know")
+    await john.press("Next")
+    await john.press("Let it expire")
+    for _ in range(PANEL_STEPS):
+        await john.press("Next")
+    await john.press("End of term")
+    await john.press("I'd rather not say")
+    await john.press("Skip")
+    await john.press("I'll do it in the client panel")
+    assert "Cancel c.nl now" in john.buttons()
+    first, = [t for t in await tickets_of(balie)]
+    assert first.fields["domain"] == "b.nl" and first.fields["service"] == "both"
+
+
+# --- English as a native speaker writes it; one date style per language ---------------------------
+
+
+_DAY_FIRST_EN = r"\b\d{1,2} (January|February|March|April|May|June|July|August|September|" \
+    r"October|November|December)\b"
+
+
+def test_english_dates_are_written_month_first_everywhere() -> None:
+    import re
+
+    from bot.texts import TEMPLATES
+
+    for path in (TEMPLATES / "en").rglob("*"):
+        if path.suffix in (".j2", ".toml"):
+            assert not re.search(_DAY_FIRST_EN, path.read_text("utf-8")), path
+
+
+async def test_english_guide_reads_as_english(john: TelegramUser) -> None:
+    await open_guide(john, "Cancel a service")
+    await john.press("Domain name")
+    await john.send("example.com")
+    prompt = john.last_text()
+    assert "March 15, 2027" in prompt and "15 March" not in prompt
+    assert "December 1, 2026" in john.buttons()  # the same style as the example
+    await john.send("March 15, 2027")
+    text = john.last_text()
+    assert "Cancel by: February 15, 2027 (79 days left)" in text
+    assert "also after cancelling" not in text and "Started too late" not in text
+    assert "Once an invoice has been issued, it has to be paid" in text
+    assert "If you start later, the domain won't move until the new contract period" in text

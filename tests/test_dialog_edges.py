@@ -79,7 +79,7 @@ async def test_language_change_in_a_dialog_continues_the_dialog(anna: TelegramUs
     await anna.press("Domeinnaam")
     await anna.send("/taal")
     await anna.press("English")
-    assert "Which domain name is it?" in anna.last_text()
+    assert "Which domain name would you like to cancel?" in anna.last_text()
     assert "Step 2 of" in anna.last_text()
     await anna.send("example.com")
     assert "renewal" in anna.last_text().lower()

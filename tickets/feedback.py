@@ -29,13 +29,22 @@ class FeedbackStore:
         self.database = database
 
     async def record(self, feedback: CancellationFeedback) -> bool:
-        """Store the feedback; False when this run was recorded already."""
+        """Store the feedback; False when this run was recorded already. A run recorded as
+        done in the panel that is filed as a request after all (by the same customer) is
+        updated to the request and its ticket, so it still counts once."""
         async with self.database.transaction() as connection:
             cursor = await connection.execute(
-                """INSERT OR IGNORE INTO cancellation_feedback (run_id, customer_id, language,
+                """INSERT INTO cancellation_feedback (run_id, customer_id, language,
                        service, cancellation_type, reason, reason_text, route, ticket_id,
                        created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (run_id) DO UPDATE SET
+                       service = excluded.service,
+                       cancellation_type = excluded.cancellation_type,
+                       reason = excluded.reason, reason_text = excluded.reason_text,
+                       route = excluded.route, ticket_id = excluded.ticket_id
+                   WHERE cancellation_feedback.route = 'panel' AND excluded.route = 'request'
+                     AND cancellation_feedback.customer_id = excluded.customer_id""",
                 (feedback.run_id, feedback.customer_id, feedback.language, feedback.service,
                  feedback.cancellation_type, feedback.reason, feedback.reason_text,
                  feedback.route, feedback.ticket_id, utcnow()),

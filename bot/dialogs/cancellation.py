@@ -5,6 +5,10 @@ what to cancel → which domain/product → renewal date → the deadlines → t
 (immediately confirmed twice) → reason (optional) → summary → "I'll do it in the panel" or
 "file a cancellation request" (a ticket). The reason and type are stored either way.
 
+After the end a finished guide is kept (its answers, in the customer's own FSM slot
+`KEPT`), so the last message can offer "file the request after all" (the summary again, from
+the same answers) and, when several domains were typed at once, "now cancel the next one".
+
 The rules themselves live in `knowledge.deadlines` and `knowledge.dates`; what customers type is
 read by `bot.answers` (on top of `knowledge.answers`).
 """
@@ -14,14 +18,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from aiogram import Router
-from aiogram.types import Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
 
 from bot import answers
 from bot.answers import UNKNOWN_DATE
-from bot.conversation import Conversation
+from bot.conversation import Button, Conversation
 from bot.dialog import Dialog
 from bot.forms import (
     Form,
@@ -51,6 +57,8 @@ PANEL_STEPS = 6
 URGENT_DAYS = 7  # a request this close to the deadline gets priority "high"
 # What `parse_renewal` can find wrong; it explains them with this form's templates.
 RENEWAL_PROBLEMS = (*(problem.value for problem in DateProblem), "ambiguous")
+KEPT = "cancellation"  # the FSM destiny where finished guides are kept (not cleared by /menu)
+KEPT_RUNS = 3  # the most recent finished guides whose buttons still work
 
 
 # --- answers: what customers type, checked (the parsers live in `bot.answers`) ----------------
@@ -64,7 +72,20 @@ def _domain_or_product(text: str, run: FormRun) -> str:
         if len(product) > 100:
             raise InvalidInput("too_long", limit=100)
         return product
-    return answers.domain(text, run)
+    try:
+        return answers.domain(text, run)
+    except InvalidInput as invalid:
+        if invalid.problem == "several_domains":  # one now, the others offered at the end
+            run.values["other_domains"] = list(invalid.context.get("domains", []))
+        raise
+
+
+def pending_domains(values: Values) -> list[str]:
+    """The domains typed together with this one that are still to be cancelled."""
+    if values.get("service") == "other":
+        return []
+    return [domain for domain in values.get("other_domains") or []
+            if isinstance(domain, str) and domain != values.get("domain")]
 
 
 def renewal_options(run: FormRun) -> list[Option]:
@@ -199,19 +220,26 @@ async def _submit(run: FormRun, action: str) -> Outcome:
     values = answered(run)
     fields = ticket_fields(values)
     services, conv = run.services, run.conv
+    await _keep(conv, run.run_id, values)
+    # Filed after all from a guide done "in the panel": the same guide, for the statistics.
+    origin = values.get("origin_run")
     feedback = CancellationFeedback(
-        run_id=run.run_id, customer_id=conv.user.id, language=conv.lang,
+        run_id=origin if isinstance(origin, str) and origin else run.run_id,
+        customer_id=conv.user.id, language=conv.lang,
         service=fields["service"], cancellation_type=fields["cancellation_type"],
         reason=fields["reason"], reason_text=fields["reason_text"],
         route="request" if action == "request" else "panel",
     )
     if action != "request":
         await FeedbackStore(services.database).record(feedback)
-        return Outcome("cancellation/done_panel")
+        buttons = [[(conv.t.label("cancellation.after.request"),
+                     AfterCb(action="request", run=run.run_id).pack())],
+                   *_next_button(conv, run.run_id, values)]
+        return Outcome("cancellation/done_panel", buttons=buttons)
 
     def confirmation(ticket: Ticket) -> list[Notice]:
         text = conv.t("cancellation/done_request", values=values, ticket=ticket.id)
-        return [conv.notice(text, edit=run.message_id)]
+        return [conv.notice(text, _next_button(conv, run.run_id, values), edit=run.message_id)]
 
     days = values.get("days_to_cancel")
     urgent = (fields["cancellation_type"] == "immediate" or bool(fields["too_late"])
@@ -255,9 +283,73 @@ async def start(conv: Conversation, edit: Message | None, values: Values | None 
 ENTRIES = (MenuEntry("cancel", 10, start, deep_links=("opzeggen", "cancel")),)
 
 
+# --- after the end: "file the request after all", "now cancel the next domain" ------------------
+
+
+class AfterCb(CallbackData, prefix="cx"):
+    """A button on the last message of a finished guide; `run` is its run id, looked up among
+    the customer's own kept guides (the answers never travel in callback data)."""
+
+    action: Literal["request", "next"]
+    run: str
+
+
+def _kept(conv: Conversation) -> FSMContext:
+    """The customer's own slot for finished guides, next to (not in) their dialog state."""
+    key = dataclasses.replace(conv.state.key, destiny=KEPT)
+    return FSMContext(storage=conv.state.storage, key=key)
+
+
+async def _keep(conv: Conversation, run_id: str, values: Values) -> None:
+    kept = await _kept(conv).get_data()
+    runs = {run: answers for run, answers in dict(kept.get("runs", {})).items()
+            if run != run_id}
+    runs[run_id] = values
+    await _kept(conv).set_data({"runs": dict(list(runs.items())[-KEPT_RUNS:])})
+
+
+async def kept_values(conv: Conversation, run_id: str) -> Values | None:
+    """The answers of this customer's finished guide `run_id`, if it is still kept."""
+    runs = (await _kept(conv).get_data()).get("runs", {})
+    values = runs.get(run_id) if isinstance(runs, dict) else None
+    return dict(values) if isinstance(values, dict) else None
+
+
+def _next_button(conv: Conversation, run_id: str, values: Values) -> list[list[Button]]:
+    pending = pending_domains(values)
+    if not pending:
+        return []
+    return [[(conv.t.label("cancellation.after.next", domain=pending[0]),
+              AfterCb(action="next", run=run_id).pack())]]
+
+
+async def _after(query: CallbackQuery, callback_data: AfterCb, conv: Conversation) -> None:
+    values = await kept_values(conv, callback_data.run)
+    message = query.message if isinstance(query.message, Message) else None
+    if values is None:  # not this customer's, or long gone
+        await query.answer(conv.t.label("form.stale"))
+        await conv.drop_buttons(message.message_id if message else None)
+        return
+    await query.answer()
+    # The message keeps its text (advice still true) and loses its buttons; what follows is
+    # shown below it, as the newest message.
+    await conv.drop_buttons(message.message_id if message else None)
+    if callback_data.action == "request":
+        # Every step is answered: the form opens at its summary, with only the request left.
+        await start(conv, None, {**values, "panel_skipped": True,
+                                 "origin_run": values.get("origin_run") or callback_data.run})
+        return
+    pending = pending_domains(values)
+    if pending:
+        await start(conv, None, {"service": values["service"], "domain": pending[0],
+                                 "other_domains": pending[1:]})
+
+
 def router() -> Router:
-    """The form mechanism handles every press and answer; nothing particular is left here."""
-    return Router(name=NAME)
+    """The form mechanism handles the guide itself; here only the buttons after its end."""
+    cancellation = Router(name=NAME)
+    cancellation.callback_query.register(_after, AfterCb.filter())
+    return cancellation
 
 
 DIALOG = Dialog(NAME, router, forms=FORMS, entries=ENTRIES)
