@@ -7,13 +7,16 @@ from 29 November up to and including 28 December 2026 (`max_days` 30).
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
 from bot.dialogs import payment_arrangement
 from bot.texts import LANGUAGES, TEMPLATES
+from knowledge.dates import DateBounds, DateInputError, DateProblem, parse_date
 from tests.client import TelegramUser
-from tests.conftest import Balie
+from tests.conftest import STAFF_CHAT_ID, Balie
+from tests.fakeapi import FakeTelegram
 from tickets.models import Category, Priority, Ticket
 
 REASON_NL = "Mijn klant heeft nog niet betaald, dus ik kom deze maand tekort."
@@ -60,7 +63,7 @@ async def to_summary_nl(
 
 
 async def test_dutch_customer_files_a_request_to_pay_on_a_date(
-    anna: TelegramUser, balie: Balie
+    anna: TelegramUser, balie: Balie, tg: FakeTelegram
 ) -> None:
     await to_summary_nl(anna)
     text = anna.last_text()
@@ -87,6 +90,9 @@ async def test_dutch_customer_files_a_request_to_pay_on_a_date(
     assert "Een collega van de administratie beoordeelt je verzoek" in done
     assert "Er is nog niets goedgekeurd." in done
     assert anna.buttons() == []  # the summary became the confirmation
+    staff = [m.text for m in tg.chat(STAFF_CHAT_ID) if f"#{ticket.id}" in m.text]
+    assert len(staff) == 1 and "Betalingsregeling factuur 2026001234" in staff[0]
+    assert REASON_NL not in staff[0]  # what the customer wrote stays on the ticket
 
 
 async def test_english_customer_asks_for_instalments_without_an_amount(
@@ -319,8 +325,11 @@ async def test_the_article_leads_into_the_request(anna: TelegramUser) -> None:
 
 # --- no promises ---------------------------------------------------------------------------------
 
-# Words that would say a request is (or will be) granted, or that the service stays on. They may
-# appear only negated: "nog niets goedgekeurd", "not approved yet", "Nothing has been approved".
+# The check: in every file of bot/templates/<lang>/payment_arrangement/ (templates and labels),
+# once the allowed negations (NEGATED: "nog niets goedgekeurd", "Nothing has been approved yet")
+# are taken out, none of PROMISES occurs: no word that says a request is or will be granted,
+# and nothing that says the service or subscription stays on. The confirmation must contain a
+# negation, so it says plainly that nothing is approved yet.
 PROMISES = {
     "nl": re.compile(r"goedgekeurd|goedkeur|toegekend|akkoord|geregeld is|blijft actief|"
                      r"houd(?:t|en) .*abonnement aan|garantie|gegarandeerd", re.IGNORECASE),
@@ -363,6 +372,19 @@ def test_the_promise_check_catches_a_promise() -> None:
               ("en", "Nothing has been approved yet."))
     for lang, text in honest:
         assert not PROMISES[lang].search(NEGATED[lang].sub("", text)), text
+
+
+def test_a_date_to_pay_on_is_from_tomorrow_up_to_max_days() -> None:
+    today, bounds = date(2026, 11, 28), DateBounds.next_days(30)
+    assert (bounds.earliest(today), bounds.latest(today)) == (date(2026, 11, 29),
+                                                              date(2026, 12, 28))
+    assert parse_date("29-11-2026", today, bounds) == date(2026, 11, 29)
+    assert parse_date("28 december", today, bounds) == date(2026, 12, 28)
+    for text, problem in (("28-11-2026", DateProblem.PAST), ("29-12-2026", DateProblem.TOO_FAR),
+                          ("weet ik niet", DateProblem.DATE_REQUIRED)):
+        with pytest.raises(DateInputError) as error:
+            parse_date(text, today, bounds)
+        assert error.value.problem == problem, text
 
 
 def test_ticket_fields_follow_the_contract() -> None:
