@@ -88,6 +88,12 @@ class DateBounds:
     ahead: bool
     reach: relativedelta = field(default_factory=lambda: relativedelta(years=5))
     unknown: bool = False
+    start_days: int = 0  # ahead: the earliest date is this many days after today
+
+    @classmethod
+    def next_days(cls, days: int) -> DateBounds:
+        """A date from tomorrow up to ``days`` days ahead (a date to pay on)."""
+        return cls(ahead=True, reach=relativedelta(days=days), unknown=False, start_days=1)
 
     @classmethod
     def upcoming(cls, *, years: int = 5, unknown: bool = True) -> DateBounds:
@@ -101,7 +107,7 @@ class DateBounds:
         return cls(ahead=False, reach=relativedelta(years=years, days=days), unknown=unknown)
 
     def earliest(self, today: date) -> date:
-        return today if self.ahead else today - self.reach
+        return today + timedelta(days=self.start_days) if self.ahead else today - self.reach
 
     def latest(self, today: date) -> date:
         return today + self.reach if self.ahead else today

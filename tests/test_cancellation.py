@@ -12,6 +12,7 @@ from typing import Any, get_args
 
 import pytest
 
+from bot.config import Config
 from bot.dialogs import DIALOGS, cancellation
 from bot.forms import RUN_TAG, SUMMARY, Form, FormCb, FormRun, _cb
 from bot.texts import LANGUAGES
@@ -618,7 +619,7 @@ def _worst_buttons(form: Form) -> list[str]:
     """Buttons packed by the form mechanism itself (`_cb`, with a full-length run id), for
     every action, with the form's longest step name and its longest value: if these fit,
     every button the form can show fits."""
-    services = SimpleNamespace(today=lambda: date(2026, 11, 28))
+    services = SimpleNamespace(today=lambda: date(2026, 11, 28), config=Config())
     packed: list[str] = []
     for lang in LANGUAGES:
         conv: Any = SimpleNamespace(lang=lang, services=services)

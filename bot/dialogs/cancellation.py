@@ -29,6 +29,7 @@ from bot import answers
 from bot.answers import UNKNOWN_DATE
 from bot.conversation import Button, Conversation
 from bot.dialog import Dialog
+from bot.dialogs import payment_arrangement
 from bot.forms import (
     Form,
     FormRun,
@@ -218,6 +219,9 @@ async def _submit(run: FormRun, action: str) -> Outcome:
     confirmation (the summary message becomes it, through the outbox) and the feedback in one
     transaction, so a crash or a Telegram outage loses neither and a second press adds none."""
     values = answered(run)
+    if action == "payment":  # the price is the reason: a payment arrangement instead
+        prefill = {"email": values["email"]} if values.get("email") else None
+        return Outcome("", then=lambda edit: payment_arrangement.start(run.conv, edit, prefill))
     fields = ticket_fields(values)
     services, conv = run.services, run.conv
     await _keep(conv, run.run_id, values)
@@ -266,7 +270,9 @@ FORM = Form(
     # Who skipped the panel steps ("lukt niet") has not seen them: only the request is offered.
     finish=(Option("panel", "cancellation.finish.panel",
                    when=lambda values: not values.get("panel_skipped")),
-            Option("request", "cancellation.finish.request")),
+            Option("request", "cancellation.finish.request"),
+            Option("payment", "payment_arrangement.offer",
+                   when=lambda values: values.get("reason") == "price")),
     submit=_submit,
     editable=("service", "domain", "renewal_date", "transfer", "cancellation_type", "reason",
               "reason_text", "email"),

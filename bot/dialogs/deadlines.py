@@ -1,7 +1,8 @@
 """Opzegtermijn berekenen: product.md §2.2 as a short form.
 
 The rules (explained), a renewal date → the computed deadlines → "start de opzeghulp" (the
-cancellation guide, with the renewal date filled in) or back to the menu.
+cancellation guide, with the renewal date filled in), or, when it is too late (the invoice is
+probably made), a payment arrangement, or back to the menu.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from aiogram.types import Message
 from bot import answers
 from bot.conversation import Conversation
 from bot.dialog import Dialog
-from bot.dialogs import cancellation
+from bot.dialogs import cancellation, payment_arrangement
 from bot.dialogs.start import show_menu
 from bot.forms import Form, FormRun, Option, Outcome, Step, Values, start_form
 from bot.menu import MenuEntry
@@ -35,6 +36,12 @@ async def _submit(run: FormRun, action: str) -> Outcome:
             await cancellation.start(conv, edit, prefill)
 
         return Outcome("", then=open_guide)
+    if action == "payment":
+
+        async def open_payment(edit: Message | None) -> None:
+            await payment_arrangement.start(conv, edit)
+
+        return Outcome("", then=open_payment)
 
     async def open_menu(edit: Message | None) -> None:
         await show_menu(conv, edit)
@@ -48,7 +55,10 @@ FORM = Form(
     steps=(Step("renewal_date", "text", options=cancellation.renewal_options,
                 parse=answers.renewal_date, max_length=100,
                 problems=cancellation.RENEWAL_PROBLEMS, texts="answers"),),
-    finish=(Option("guide", "deadlines.finish.guide"), Option("menu", "deadlines.finish.menu")),
+    finish=(Option("guide", "deadlines.finish.guide"),
+            Option("payment", "payment_arrangement.offer",
+                   when=lambda values: bool(values.get("too_late"))),
+            Option("menu", "deadlines.finish.menu")),
     submit=_submit,
     editable=("renewal_date",),
     derive=_derive,
