@@ -2,13 +2,14 @@
 entries). The order here is the order in which their routers see an update."""
 
 from bot.dialog import Dialog
-from bot.dialogs import cancellation, deadlines, question, start
+from bot.dialogs import accidental, cancellation, deadlines, question, start
 
 DIALOGS: tuple[Dialog, ...] = (
     start.DIALOG,
     cancellation.DIALOG,
     deadlines.DIALOG,
+    accidental.DIALOG,
     question.DIALOG,
 )
 
-__all__ = ["DIALOGS", "cancellation", "deadlines", "question", "start"]
+__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "question", "start"]
