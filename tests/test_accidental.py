@@ -7,6 +7,8 @@ The bot believes it is Saturday 28 November 2026 (tests/conftest.py).
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.dialogs import accidental
 from tests.client import TelegramUser
@@ -80,8 +82,8 @@ async def test_dutch_journey_files_an_urgent_ticket_and_alerts_the_staff(
     assert anna.buttons() == []  # the summary became the confirmation: nothing to press twice
 
     [alert] = await staff_alerts(tg, ticket)
-    assert alert.startswith(f"🚨 Spoed · 🎫 Nieuw ticket #{ticket.id}: Per ongeluk direct "
-                            "opgezegd: bakkerij-jansen.nl (op 2026-11-27)")
+    assert alert.startswith(f"🚨 Spoed · 🎫 Nieuw ticket #{ticket.id}: bakkerij-jansen.nl, "
+                            "per direct opgezegd op 27 november 2026")
     assert "Per ongeluk direct opgezegd · prioriteit spoed" in alert
     assert "Anna (@anna) · anna@example.nl" in alert
 
@@ -283,3 +285,30 @@ def test_ticket_fields_follow_the_contract() -> None:
     fields = accidental.ticket_fields({"email": "a@b.nl", "domain": "b.nl",
                                        "happened_on": "2026-11-27"})
     assert {"email", "domain", "happened_on"} <= set(fields)
+
+
+# --- office hours: what the customer may expect, honestly -----------------------------------------
+
+
+async def test_on_saturday_the_customer_hears_when_colleagues_are_back(
+    anna: TelegramUser, balie: Balie,
+) -> None:
+    await to_summary(anna)  # Saturday 28 November 2026, 10:00 (tests/conftest.py)
+    await anna.press("Maak het spoedticket aan")
+    done = anna.last_text()
+    assert "Ze zijn er nu niet: ze zijn er weer op maandag 30 november 2026 om 09:00" in done
+    assert "aan het werk" not in done
+
+
+async def test_during_office_hours_colleagues_are_at_work(
+    john: TelegramUser, balie: Balie,
+) -> None:
+    monday = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    balie.services.now = lambda: monday  # type: ignore[method-assign]
+    await john.send("/start per-ongeluk")
+    await john.send("john@example.com")
+    await john.send("example.com")
+    await john.press("Today")
+    await john.press("File the urgent ticket")
+    done = john.last_text()
+    assert "They are at work now" in done and "not in right now" not in done

@@ -11,7 +11,7 @@ What customers type is read by `bot.answers` (on top of `knowledge.answers` and 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from aiogram import Router
@@ -33,7 +33,8 @@ from bot.forms import (
     start_form,
 )
 from bot.menu import MenuEntry
-from knowledge.dates import DateProblem
+from knowledge.dates import DateProblem, format_date, format_weekday_date
+from knowledge.office_hours import next_opening
 from storage.outbox import Notice
 from tickets.models import Category, Priority, Ticket
 
@@ -114,8 +115,23 @@ def ticket_fields(values: Values) -> dict[str, Any]:
 
 
 def subject(values: Values) -> str:
-    """The ticket's subject, in the colleagues' language: what and since when."""
-    return f"Per ongeluk direct opgezegd: {values['domain']} (op {values['happened_on']})"
+    """The ticket's subject, in Dutch like every ticket's (the colleagues' language): what, and
+    since when (the staff group's alert shows it, so every hour is visible)."""
+    happened_on = format_date(date.fromisoformat(values["happened_on"]), "nl")
+    return f"{values['domain']}, per direct opgezegd op {happened_on}"
+
+
+def office(run: FormRun) -> dict[str, Any]:
+    """Whether the colleagues are at work now (`[office_hours]`), else when they are back."""
+    services = run.services
+    now = services.now()
+    opening = next_opening(now, services.config.office_hours.hours)
+    back = None if opening is None or opening == now else opening
+    return {
+        "office_open": opening is not None and opening == now,
+        "back_day": None if back is None else format_weekday_date(back.date(), run.conv.lang),
+        "back_time": None if back is None else back.strftime("%H:%M"),
+    }
 
 
 async def _submit(run: FormRun, action: str) -> Outcome:
@@ -126,7 +142,7 @@ async def _submit(run: FormRun, action: str) -> Outcome:
     services, conv = run.services, run.conv
 
     def confirmation(ticket: Ticket) -> list[Notice]:
-        text = conv.t(f"{NAME}/done", values=values, ticket=ticket.id)
+        text = conv.t(f"{NAME}/done", values=values, ticket=ticket.id, **office(run))
         return [conv.notice(text, edit=run.message_id)]
 
     async with services.database.transaction():
