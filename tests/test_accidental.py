@@ -312,3 +312,18 @@ async def test_during_office_hours_colleagues_are_at_work(
     await john.press("File the urgent ticket")
     done = john.last_text()
     assert "They are at work now" in done and "not in right now" not in done
+
+
+async def test_a_product_can_turn_out_to_be_a_domain_after_all(
+    anna: TelegramUser, balie: Balie,
+) -> None:
+    await anna.send("/start per-ongeluk")
+    await anna.send("anna@example.nl")
+    await anna.press("Geen domeinnaam")
+    await anna.press("Het is toch een domeinnaam")
+    assert "Om welke domeinnaam gaat het?" in anna.last_text()
+    await anna.send("hallo wereld")
+    assert "geen geldige domeinnaam" in anna.last_text()  # checked as a domain again
+    await anna.send("jansen.com")
+    await anna.press("Gisteren")
+    assert "Domein: jansen.com" in anna.last_text()
