@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.texts import Texts
@@ -54,3 +55,7 @@ class Services:
     def today(self) -> date:
         """Today in the provider's time zone (tests replace this to pin the date)."""
         return today_in(self.config.rules.timezone)
+
+    def now(self) -> datetime:
+        """Now in the office hours' time zone (tests replace this to pin the clock)."""
+        return datetime.now(ZoneInfo(self.config.office_hours.timezone))

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.fakeapi import FakeTelegram, UpdateTracker
 TOKEN = "4242:fake-token-for-tests-0123456789"
 STAFF_CHAT_ID = -1001234567890
 TODAY = date(2026, 11, 28)
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))  # a Saturday: closed
 
 
 class SettlingTracker(UpdateTracker):
@@ -42,8 +44,10 @@ class SettlingTracker(UpdateTracker):
 @pytest.fixture(autouse=True)
 def _today_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the real clock for behaviour: whatever builds `Services` believes it is
-    TODAY unless it pins another day (as `Balie.today` and `BalieConsole.today` do)."""
+    TODAY (at NOW, for office hours) unless it pins another day (as `Balie.today` and
+    `BalieConsole.today` do)."""
     monkeypatch.setattr(Services, "today", lambda self: TODAY)
+    monkeypatch.setattr(Services, "now", lambda self: NOW)
 
 
 class Balie:

@@ -2,14 +2,16 @@
 entries). The order here is the order in which their routers see an update."""
 
 from bot.dialog import Dialog
-from bot.dialogs import cancellation, deadlines, payment_arrangement, question, start
+from bot.dialogs import accidental, cancellation, deadlines, payment_arrangement, question, start
 
 DIALOGS: tuple[Dialog, ...] = (
     start.DIALOG,
     cancellation.DIALOG,
     deadlines.DIALOG,
     payment_arrangement.DIALOG,
+    accidental.DIALOG,
     question.DIALOG,
 )
 
-__all__ = ["DIALOGS", "cancellation", "deadlines", "payment_arrangement", "question", "start"]
+__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "payment_arrangement",
+           "question", "start"]
