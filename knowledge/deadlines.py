@@ -78,14 +78,15 @@ class Deadlines:
 
 
 @lru_cache(maxsize=256)
-def _holidays(country: str, year: int) -> frozenset[date]:
+def public_holidays(country: str, year: int) -> frozenset[date]:
     """Public holidays of ``country`` in ``year``, as given by the ``holidays`` library."""
     return frozenset(holidays.country_holidays(country, years=year).keys())
 
 
 def is_working_day(day: date, rules: Rules) -> bool:
     """Monday to Friday and not a public holiday of ``rules.holiday_country``."""
-    return day.weekday() < _SATURDAY and day not in _holidays(rules.holiday_country, day.year)
+    return day.weekday() < _SATURDAY and day not in public_holidays(rules.holiday_country,
+                                                                    day.year)
 
 
 def cancel_by_for(renewal_date: date, rules: Rules) -> date:

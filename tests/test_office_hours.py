@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,3 +40,18 @@ def test_next_opening(now: datetime, back: datetime) -> None:
 def test_never_open() -> None:
     closed = OfficeHoursConfig(monday="", tuesday="", wednesday="", thursday="", friday="")
     assert next_opening(at(23, 10), closed.hours) is None
+
+
+def test_public_holidays_are_closed() -> None:
+    from knowledge.deadlines import public_holidays
+
+    def dutch(day: date) -> bool:
+        return day in public_holidays("NL", day.year)
+
+    christmas_eve = datetime(2026, 12, 24, 18, tzinfo=AMSTERDAM)  # Thursday evening
+    # 25 and 26 December are holidays, then the weekend: back on Monday 28 December.
+    assert next_opening(christmas_eve, HOURS.hours, dutch) == datetime(
+        2026, 12, 28, 9, tzinfo=AMSTERDAM)
+    kings_day = datetime(2027, 4, 27, 11, tzinfo=AMSTERDAM)  # a Tuesday
+    assert not is_open(kings_day, HOURS.hours, dutch)
+    assert is_open(kings_day, HOURS.hours)  # without holidays it would say open

@@ -34,6 +34,7 @@ from bot.forms import (
 )
 from bot.menu import MenuEntry
 from knowledge.dates import DateProblem, format_date, format_weekday_date
+from knowledge.deadlines import public_holidays
 from knowledge.office_hours import next_opening
 from storage.outbox import Notice
 from tickets.models import Category, Priority, Ticket
@@ -125,7 +126,9 @@ def office(run: FormRun) -> dict[str, Any]:
     """Whether the colleagues are at work now (`[office_hours]`), else when they are back."""
     services = run.services
     now = services.now()
-    opening = next_opening(now, services.config.office_hours.hours)
+    country = services.config.rules.holiday_country
+    opening = next_opening(now, services.config.office_hours.hours,
+                           lambda day: day in public_holidays(country, day.year))
     back = None if opening is None or opening == now else opening
     return {
         "office_open": opening is not None and opening == now,
