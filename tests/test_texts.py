@@ -3,6 +3,8 @@ every template renders to valid Telegram HTML within Telegram's limits."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import tomllib
 from html.parser import HTMLParser
 from typing import Any
@@ -149,3 +151,18 @@ def _source(lang: str, key: str) -> str:
 def test_customer_text_is_escaped() -> None:
     rendered = texts().render("nl", "start/welcome", name="<b>Anna</b> & co")
     assert "&lt;b&gt;Anna&lt;/b&gt; &amp; co" in rendered
+
+
+def test_no_line_is_glued_to_the_next_by_an_inline_block_tag() -> None:
+    """trim_blocks eats the newline after a block tag: `…text.{% endif %}` followed by a line
+    of text renders as "text.Next line" (it happened: "niet lukt.Bijvoorbeeld"). Such a line
+    ends with `+%}` instead."""
+    glued = []
+    for path in sorted(TEMPLATES.rglob("*.j2")):
+        lines = path.read_text(encoding="utf-8").split("\n")
+        for number, (line, following) in enumerate(itertools.pairwise(lines), start=1):
+            inline_end = re.search(r"\{%-?\s*end(if|for)\s*%\}$", line.rstrip())
+            if inline_end and line.strip() != inline_end.group(0) and following.strip() \
+                    and not following.lstrip().startswith("{%"):
+                glued.append(f"{path.relative_to(TEMPLATES)}:{number}")
+    assert glued == []
