@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.forms import FormRun, InvalidInput
+from bot.forms import FormRun, InvalidInput, visible_text
 from knowledge import answers
 from knowledge.answers import AnswerError
 from knowledge.dates import UNKNOWN, DateBounds, DateInputError, parse_date
@@ -51,9 +51,23 @@ def email(text: str, run: FormRun) -> str:
 def domain(text: str, run: FormRun) -> str:
     """One domain name; several at once are asked one at a time."""
     try:
-        return answers.parse_domain(text)
+        return answers.parse_domain(visible_text(text))
     except AnswerError as error:
         raise invalid(error, run) from None
+
+
+PRODUCT_LIMIT = 100  # characters of a product name that is no domain name
+
+
+def product(text: str, run: FormRun) -> str:
+    """A product that has no domain name, stored as the customer typed it (line breaks, emoji
+    sequences and all); only its visible characters are counted."""
+    visible = " ".join(visible_text(text).split())
+    if not visible:
+        raise InvalidInput("empty")
+    if len(visible) > PRODUCT_LIMIT:
+        raise InvalidInput("too_long", limit=PRODUCT_LIMIT)
+    return text.strip()
 
 
 def invoice_number(text: str, run: FormRun) -> str:

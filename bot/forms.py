@@ -134,6 +134,7 @@ class Step:
     columns: int = 1
     max_length: int = 500
     optional: bool = False  # a text step with a "skip" button
+    verbatim: bool = False  # the parser gets what was typed, not only its visible characters
     resets: Sequence[str] = ()  # answers that depend on this one: asked again when it changes
     code: str = ""  # in callback data; derived from the name when not given
     # The problems (`InvalidInput.problem`) its parser can raise, so a test can prove that
@@ -506,9 +507,17 @@ async def _advance(run: FormRun, *, edit: Message | None) -> None:
 
 
 async def _accept(run: FormRun, step: Step, raw: str, *, edit: Message | None) -> None:
-    """Validate an answer; store it and go on, or explain and ask again."""
+    """Validate an answer; store it and go on, or explain and ask again. Free text is stored
+    as typed; a parser gets the visible text, or what was typed when its step is `verbatim`
+    (it then normalises only the copy it checks)."""
+    typed = raw.strip()
     try:
-        value = step.parse(raw, run) if step.parse is not None else raw
+        if step.parse is None:
+            if not visible_text(typed):
+                raise InvalidInput("empty")  # only blanks or invisible characters
+            value: Any = typed
+        else:
+            value = step.parse(typed if step.verbatim else visible_text(typed), run)
     except InvalidInput as invalid:
         await _show(run, edit=edit, error=_invalid_text(run, step, invalid))
         return
@@ -592,7 +601,7 @@ def router(registry: FormRegistry) -> Router:
                 too_long = InvalidInput("too_long", limit=step.max_length)
                 await _show(run, edit=None, error=_invalid_text(run, step, too_long))
                 return
-            await _accept(run, step, visible_text(text), edit=None)
+            await _accept(run, step, text, edit=None)
             return
         answer = conv.services.answer_free_text
         if answer is None or not await answer(conv, text, in_dialog=True):

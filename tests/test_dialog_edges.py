@@ -206,3 +206,26 @@ async def test_quick_taps_on_a_step_button_send_nothing_twice(
     refused = [call for call in tg.calls if call.error and "not modified" in call.error]
     assert refused == []
     assert len(anna.callback_answers()) >= 6  # every tap answered
+
+
+async def test_free_text_is_stored_as_typed(anna: TelegramUser, balie: Balie) -> None:
+    """Emoji sequences with zero-width joiners, the non-joiner Persian needs and line breaks
+    stay as typed; an answer of only blanks and invisible characters is asked again."""
+    typed = "Te duur 👨‍👩‍👧 🏳️‍🌈\nمی‌خواهم\nnieuwe regel"
+    await anna.send("/start opzeggen")
+    await anna.press("Ander product")
+    await anna.send("Mailpakket\nZakelijk 🏳️‍🌈")
+    await anna.send("15-03-2027")
+    await anna.press("Volgende")
+    for _ in range(6):
+        await anna.press("Volgende")
+    await anna.press("Einde van de termijn")
+    await anna.press("Prijs")
+    await anna.send(" \u200b \u2060 ")  # nothing visible: asked again, not stored as nothing
+    assert "Wil je er nog iets over kwijt" in anna.last_text()
+    await anna.send(typed)
+    await anna.press("Overslaan")
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await balie.services.tickets.list()
+    assert ticket.fields["reason_text"] == typed
+    assert ticket.fields["domain"] == "Mailpakket\nZakelijk 🏳️‍🌈"

@@ -23,7 +23,6 @@ from bot.dialog import Dialog
 from bot.forms import (
     Form,
     FormRun,
-    InvalidInput,
     Option,
     Outcome,
     Step,
@@ -40,7 +39,6 @@ from storage.outbox import Notice
 from tickets.models import Category, Priority, Ticket
 
 NAME = "accidental_cancellation"
-PRODUCT_LIMIT = 100  # characters of a product name that is no domain name
 # What `answers.happened_on` can find wrong; explained by the shared `answers/` templates.
 DATE_PROBLEMS = tuple(problem.value for problem in DateProblem)
 
@@ -55,12 +53,7 @@ def _is_product(values: Values) -> bool:
 def _domain_or_product(text: str, run: FormRun) -> str:
     if not _is_product(run.values):
         return answers.domain(text, run)
-    product = " ".join(text.split())
-    if not product:
-        raise InvalidInput("empty")
-    if len(product) > PRODUCT_LIMIT:
-        raise InvalidInput("too_long", limit=PRODUCT_LIMIT)
-    return product
+    return answers.product(text, run)
 
 
 def _switch(not_a_domain: bool) -> Callable[[FormRun], Awaitable[None]]:
@@ -99,6 +92,7 @@ STEPS: tuple[Step, ...] = (
     Step("email", "text", parse=answers.email, max_length=254, problems=("email",),
          texts="answers"),
     Step("domain", "text", options=_domain_options, parse=_domain_or_product, max_length=300,
+         verbatim=True,
          problems=("domain", "several_domains", "empty", "too_long"), texts="answers"),
     Step("happened_on", "text", options=_happened_options, parse=answers.happened_on,
          max_length=100, columns=2, problems=DATE_PROBLEMS, texts="answers"),

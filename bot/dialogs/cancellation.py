@@ -67,12 +67,7 @@ KEPT_RUNS = 3  # the most recent finished guides whose buttons still work
 
 def _domain_or_product(text: str, run: FormRun) -> str:
     if run.values.get("service") == "other":
-        product = " ".join(text.split())
-        if not product:
-            raise InvalidInput("empty")
-        if len(product) > 100:
-            raise InvalidInput("too_long", limit=100)
-        return product
+        return answers.product(text, run)
     try:
         return answers.domain(text, run)
     except InvalidInput as invalid:
@@ -163,7 +158,7 @@ STEPS: tuple[Step, ...] = (
     # A product name is no domain name: a changed answer asks for the domain/product again.
     Step("service", "choice", options=_choices("service", SERVICES), columns=2,
          resets=("domain",)),
-    Step("domain", "text", parse=_domain_or_product, max_length=300,
+    Step("domain", "text", parse=_domain_or_product, max_length=300, verbatim=True,
          problems=("domain", "several_domains", "empty", "too_long"), texts="answers"),
     Step("renewal_date", "text", options=renewal_options, parse=answers.renewal_date,
          max_length=100, resets=("deadlines",), problems=RENEWAL_PROBLEMS, texts="answers"),

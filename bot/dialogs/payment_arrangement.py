@@ -30,6 +30,7 @@ from bot.forms import (
     Values,
     answered,
     start_form,
+    visible_text,
 )
 from bot.menu import MenuEntry
 from bot.services import Services
@@ -56,7 +57,7 @@ def _limits(services: Services) -> PaymentArrangementConfig:
 def _reason(text: str, run: FormRun) -> str:
     """A well-founded reason needs some words: shorter than `min_reason_length` is asked again.
     What the customer typed is stored as typed."""
-    length = len(" ".join(text.split()))
+    length = len(" ".join(visible_text(text).split()))
     minimum = _limits(run.services).min_reason_length
     if length == 0 or length < minimum:
         raise InvalidInput("reason_too_short", length=length, minimum=minimum)
@@ -94,7 +95,7 @@ STEPS: tuple[Step, ...] = (
          problems=("invoice_number",), texts="answers"),
     Step("amount", "text", optional=True, parse=answers.amount, max_length=100,
          problems=AMOUNT_PROBLEMS, texts="answers"),
-    Step("reason_text", "text", parse=_reason, max_length=1000,
+    Step("reason_text", "text", parse=_reason, max_length=1000, verbatim=True,
          problems=("reason_too_short",)),
     Step("proposal", "choice",
          options=[Option(kind, f"payment_arrangement.proposal.{kind}") for kind in PROPOSALS],
