@@ -40,6 +40,8 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Button, Conversation, keyboard
+from storage.outbox import Notice
+from tickets.models import Category, Priority, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -543,6 +545,36 @@ def answered(run: FormRun) -> Values:
     """The values of the steps that apply now, plus the derived ones (no stale answers)."""
     stale = {step.name for step in run.form.steps if not step.applies(run.values)}
     return {name: value for name, value in run.values.items() if name not in stale}
+
+
+async def file_ticket(
+    run: FormRun,
+    *,
+    category: Category,
+    subject: str,
+    fields: Mapping[str, Any],
+    template: str,
+    priority: Priority = Priority.NORMAL,
+    email: str | None = None,
+    buttons: Sequence[Sequence[Button]] = (),
+    **context: Any,
+) -> Ticket:
+    """File the form's ticket; its confirmation (`template`, with `values` and `ticket`)
+    replaces the summary through the outbox, in the ticket's transaction. The run id makes
+    the ticket once, whatever is pressed twice or handled again after a crash. A submit
+    returns `Outcome("")` after this: the confirmation is on its way."""
+    conv = run.conv
+
+    def confirmation(ticket: Ticket) -> list[Notice]:
+        text = conv.t(template, values=answered(run), ticket=ticket.id, **context)
+        return [conv.notice(text, buttons, edit=run.message_id)]
+
+    ticket, _created = await run.services.ticket_service.open_ticket(
+        category=category, customer=conv.customer(email=email), subject=subject,
+        fields=fields, priority=priority, idempotency_key=f"{run.form.name}:{run.run_id}",
+        confirm=confirmation,
+    )
+    return ticket
 
 
 async def finish(run: FormRun, outcome: Outcome, *, edit: Message | None) -> None:

@@ -28,6 +28,7 @@ from bot.forms import (
     Step,
     Values,
     answered,
+    file_ticket,
     show_current,
     start_form,
 )
@@ -35,8 +36,7 @@ from bot.menu import MenuEntry
 from knowledge.dates import DateProblem, format_date, format_weekday_date
 from knowledge.deadlines import public_holidays
 from knowledge.office_hours import next_opening
-from storage.outbox import Notice
-from tickets.models import Category, Priority, Ticket
+from tickets.models import Category, Priority
 
 NAME = "accidental_cancellation"
 # What `answers.happened_on` can find wrong; explained by the shared `answers/` templates.
@@ -136,22 +136,11 @@ async def _submit(run: FormRun, action: str) -> Outcome:
     outbox) in one transaction: a crash or an outage loses neither, a second press adds none.
     The staff group's alert comes with the ticket (`bot.notices`)."""
     values = answered(run)
-    services, conv = run.services, run.conv
-
-    def confirmation(ticket: Ticket) -> list[Notice]:
-        text = conv.t(f"{NAME}/done", values=values, ticket=ticket.id, **office(run))
-        return [conv.notice(text, edit=run.message_id)]
-
-    async with services.database.transaction():
-        await services.ticket_service.open_ticket(
-            category=Category.ACCIDENTAL_CANCELLATION,
-            customer=conv.customer(email=values["email"]),
-            subject=subject(values),
-            fields=ticket_fields(values),
-            priority=Priority.URGENT,
-            idempotency_key=f"{NAME}:{run.run_id}",
-            confirm=confirmation,
-        )
+    await file_ticket(
+        run, category=Category.ACCIDENTAL_CANCELLATION, subject=subject(values),
+        fields=ticket_fields(values), template=f"{NAME}/done", email=values["email"],
+        priority=Priority.URGENT, **office(run),
+    )
     return Outcome("")  # the confirmation is on its way through the outbox
 
 

@@ -39,6 +39,7 @@ from bot.forms import (
     Step,
     Values,
     answered,
+    file_ticket,
     show_current,
     start_form,
 )
@@ -46,9 +47,8 @@ from bot.menu import MenuEntry
 from bot.services import Services
 from knowledge.dates import DateProblem, format_date, month_starts
 from knowledge.deadlines import Rules, compute_deadlines
-from storage.outbox import Notice
 from tickets.feedback import CancellationFeedback, FeedbackStore
-from tickets.models import Category, Priority, Ticket
+from tickets.models import Category, Priority
 
 NAME = "cancellation"
 SERVICES = ("hosting", "domain", "both", "other")
@@ -236,22 +236,15 @@ async def _submit(run: FormRun, action: str) -> Outcome:
                    *_next_button(conv, run.run_id, values)]
         return Outcome("cancellation/done_panel", buttons=buttons)
 
-    def confirmation(ticket: Ticket) -> list[Notice]:
-        text = conv.t("cancellation/done_request", values=values, ticket=ticket.id)
-        return [conv.notice(text, _next_button(conv, run.run_id, values), edit=run.message_id)]
-
     days = values.get("days_to_cancel")
     urgent = (fields["cancellation_type"] == "immediate" or bool(fields["too_late"])
               or (isinstance(days, int) and days <= URGENT_DAYS))
-    async with services.database.transaction():
-        ticket, _created = await services.ticket_service.open_ticket(
-            category=Category.CANCELLATION,
-            customer=conv.customer(email=values.get("email")),
-            subject=f"Opzegging {fields['domain']}",
-            fields=fields,
+    async with services.database.transaction():  # the ticket and the feedback together
+        ticket = await file_ticket(
+            run, category=Category.CANCELLATION, subject=f"Opzegging {fields['domain']}",
+            fields=fields, template="cancellation/done_request", email=values.get("email"),
             priority=Priority.HIGH if urgent else Priority.NORMAL,
-            idempotency_key=f"{NAME}:{run.run_id}",
-            confirm=confirmation,
+            buttons=_next_button(conv, run.run_id, values),
         )
         await FeedbackStore(services.database).record(
             dataclasses.replace(feedback, ticket_id=ticket.id))

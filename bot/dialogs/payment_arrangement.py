@@ -29,14 +29,14 @@ from bot.forms import (
     Step,
     Values,
     answered,
+    file_ticket,
     start_form,
     visible_text,
 )
 from bot.menu import MenuEntry
 from bot.services import Services
 from knowledge.dates import DateBounds, DateProblem
-from storage.outbox import Notice
-from tickets.models import Category, Priority, Ticket
+from tickets.models import Category
 
 NAME = "payment_arrangement"
 MENU_KEY = "payment"  # bot.dialogs.question.ACTIONS: the article action "payment"
@@ -139,22 +139,11 @@ async def _submit(run: FormRun, action: str) -> Outcome:
     outbox) in one transaction, so a crash loses neither and a second press adds none."""
     values = answered(run)
     fields = ticket_fields(values)
-    services, conv = run.services, run.conv
-
-    def confirmation(ticket: Ticket) -> list[Notice]:
-        text = conv.t(f"{NAME}/done", values=values, ticket=ticket.id)
-        return [conv.notice(text, edit=run.message_id)]
-
-    async with services.database.transaction():
-        await services.ticket_service.open_ticket(
-            category=Category.PAYMENT_ARRANGEMENT,
-            customer=conv.customer(email=fields["email"]),
-            subject=f"Betalingsregeling factuur {fields['invoice_number']}",
-            fields=fields,
-            priority=Priority.NORMAL,
-            idempotency_key=f"{NAME}:{run.run_id}",
-            confirm=confirmation,
-        )
+    await file_ticket(
+        run, category=Category.PAYMENT_ARRANGEMENT,
+        subject=f"Betalingsregeling factuur {fields['invoice_number']}", fields=fields,
+        template=f"{NAME}/done", email=fields["email"],
+    )
     return Outcome("")  # the confirmation is on its way through the outbox
 
 
