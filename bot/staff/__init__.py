@@ -1,0 +1,21 @@
+"""The colleagues' side: the staff supergroup, a forum topic per ticket.
+
+- `context`: where an update comes from (the topic) and who sent it (a member of the group);
+- `topics`: a ticket's topic and its card, created and kept in step by the outbox worker;
+- `relay`: what a colleague writes in a ticket's topic goes to the customer;
+- `commands`: /queue, /claim, /close … and the card's buttons.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.staff.context import StaffContext, StaffMiddleware
+
+__all__ = ["StaffContext", "StaffMiddleware", "router"]
+
+
+def router(staff_chat_id: int) -> Router:
+    from bot.staff.context import router as context_router
+
+    return context_router(staff_chat_id)
