@@ -32,6 +32,7 @@ from bot.menu import MenuEntry
 from bot.notices import BotNotifier
 from bot.retry import RetryMiddleware
 from bot.services import Services
+from bot.staff.topics import TopicDesk
 from bot.texts import LANGUAGES, Texts
 from knowledge import dates
 from knowledge.kb import KnowledgeBase
@@ -115,7 +116,12 @@ async def build_app(
     dispatcher = build_dispatcher(services, storage, CustomerIsolation())
     intake = Intake(dispatcher, bot, database, polling_timeout=config.telegram.polling_timeout,
                     allowed_updates=dispatcher.resolve_used_update_types())
-    worker = OutboxWorker(bot, outbox, limits=delivery_limits or Limits())
+    desk = None
+    if config.telegram.staff_chat_id:
+        desk = TopicDesk(config.telegram.staff_chat_id, services.ticket_service, texts,
+                         config.languages.default)
+    worker = OutboxWorker(bot, outbox, limits=delivery_limits or Limits(), topics=desk,
+                          on_refused=desk.refused if desk is not None else None)
     return App(config, bot, dispatcher, services, storage, intake, worker)
 
 

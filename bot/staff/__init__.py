@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from bot.staff import relay
 from bot.staff.context import StaffContext, StaffMiddleware
+from bot.staff.context import router as context_router
 
 __all__ = ["StaffContext", "StaffMiddleware", "router"]
 
 
 def router(staff_chat_id: int) -> Router:
-    from bot.staff.context import router as context_router
-
-    return context_router(staff_chat_id)
+    """Commands first (they act on the topic's ticket), then the relay to the customer."""
+    staff = context_router(staff_chat_id)
+    staff.include_router(relay.router())
+    return staff

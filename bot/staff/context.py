@@ -45,8 +45,10 @@ class StaffMiddleware(BaseMiddleware):
 def router(staff_chat_id: int) -> Router:
     staff = Router(name="staff")
     staff.message.filter(F.chat.id == staff_chat_id)
+    staff.edited_message.filter(F.chat.id == staff_chat_id)
     staff.callback_query.filter(F.message.chat.id == staff_chat_id)
     context = StaffMiddleware(staff_chat_id)
     staff.message.outer_middleware(context)
+    staff.edited_message.outer_middleware(context)
     staff.callback_query.outer_middleware(context)
     return staff
