@@ -12,6 +12,7 @@ from pydantic import Field
 
 from bot.conversation import Button, Conversation, keyboard, message_of
 from bot.dialog import Dialog
+from bot.dialogs import cancellation
 from bot.dialogs.start import resume
 from bot.menu import MenuCb, MenuEntry
 from bot.unit import current_unit
@@ -117,7 +118,11 @@ def _follow_up(conv: Conversation, article: Article) -> Button | None:
     key = ACTIONS.get(article.action or "")
     if key is None or not any(entry.key == key for entry in conv.services.menu):
         return None
-    return conv.t.label(f"question.action.{article.action}"), MenuCb(key=key).pack()
+    label = conv.t.label(f"question.action.{article.action}")
+    if article.action == "cancellation" and article.service is not None:
+        # "Alleen hosting opzeggen": the guide starts with that choice made.
+        return cancellation.guide_button(label, article.service)
+    return label, MenuCb(key=key).pack()
 
 
 async def _suggest(

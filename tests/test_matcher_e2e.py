@@ -1,0 +1,30 @@
+"""What customers type in the chat, tried as a new user would (issue 12), end to end."""
+
+from __future__ import annotations
+
+from tests.client import TelegramUser
+
+
+async def test_keep_the_domain_cancel_only_the_hosting(anna: TelegramUser) -> None:
+    await anna.send("kan ik mijn domein houden en alleen hosting opzeggen")
+    text = anna.last_text()
+    assert "Alleen de hosting opzeggen en de domeinnaam houden" in text
+    assert "Laat de automatische verlenging van de domeinnaam aan staan" in text
+    # The guide starts with the choice made: the first question is not asked.
+    await anna.press("Start de opzeghulp")
+    assert "Wat wil je opzeggen?" not in anna.last_text()
+    assert "Stap" in anna.last_text()
+
+
+async def test_keep_the_hosting_cancel_only_the_domain(john: TelegramUser) -> None:
+    await john.send("I want to cancel my domain but keep my hosting")
+    assert "Cancel only the domain name and keep the hosting" in john.last_text()
+    await john.press("Start the cancellation guide")
+    assert "What would you like to cancel?" not in john.last_text()
+
+
+async def test_cancelling_hosting_in_general_keeps_the_general_article(
+    anna: TelegramUser,
+) -> None:
+    await anna.send("hoe zeg ik mijn hosting op")
+    assert "Hoe zeg ik mijn dienst op?" in anna.last_text()
