@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.client import TelegramUser
+from tests.conftest import Balie
 
 
 async def test_keep_the_domain_cancel_only_the_hosting(anna: TelegramUser) -> None:
@@ -28,3 +29,33 @@ async def test_cancelling_hosting_in_general_keeps_the_general_article(
 ) -> None:
     await anna.send("hoe zeg ik mijn hosting op")
     assert "Hoe zeg ik mijn dienst op?" in anna.last_text()
+
+
+FILLER = ("Ik ben al jaren klant bij jullie en eigenlijk altijd tevreden geweest over de "
+          "service en de snelheid van de website. ")
+
+
+async def test_a_long_message_is_answered_and_says_what_it_understood(
+    anna: TelegramUser,
+) -> None:
+    question = "Nu wil ik graag weten hoe ik mijn hosting kan opzeggen?"
+    message = FILLER * 13 + question + " " + FILLER * 13
+    assert len(message) >= 3000
+    await anna.send(message)
+    text = anna.last_text()
+    assert f"Ik begreep je vraag als: “{question}”" in text
+    assert "Hoe zeg ik mijn dienst op?" in text or "Bedoel je" in text
+
+
+async def test_a_product_question_gets_an_honest_no_with_a_way_on(
+    anna: TelegramUser, balie: Balie
+) -> None:
+    await anna.send("wat kost een vps")
+    text = anna.last_text()
+    assert "geen goed antwoord" in text
+    assert balie.services.config.provider.website in text
+    assert balie.services.config.provider.tickets_url in text
+    assert balie.services.config.provider.email in text
+    # The colleague and question-ticket buttons appear once those dialogs exist (the menu
+    # decides); until then the ticket system and the e-mail address are the way on.
+    assert "☰ Menu" in anna.buttons()
