@@ -251,8 +251,9 @@ def ask(config_path: Path | None, lang: str | None, as_json: bool, question: str
     from knowledge.kb import KnowledgeBase
     from knowledge.matcher import Matcher
 
-    _config(config_path)  # validated, so a broken config is reported here too
-    matcher = Matcher(KnowledgeBase.load())
+    config = _config(config_path)  # validated, so a broken config is reported here too
+    knowledge_base = KnowledgeBase.load()
+    matcher = Matcher(knowledge_base)
     if question == "-":
         for line in sys.stdin:  # one answer per input line, blank lines included
             click.echo(json.dumps(matcher.match(line.strip(), lang).as_json(),
@@ -262,14 +263,38 @@ def ask(config_path: Path | None, lang: str | None, as_json: bool, question: str
     if as_json:
         click.echo(json.dumps(match.as_json(), ensure_ascii=False))
         return
+    click.echo(_what_the_bot_says(config, knowledge_base, match, question))
+
+
+def _what_the_bot_says(config: Config, knowledge_base: Any, match: Any, question: str) -> str:
+    """`balie ask` without --json: a heading (band, article, score), then the reply as the
+    customer would see it in Telegram (as plain text, like `balie console`)."""
+    from bot.console import html_to_text
+    from bot.dialogs import DIALOGS
+    from bot.dialogs.question import ACTIONS, UNDERSTOOD_LIMIT
+    from bot.texts import Texts
+
+    t = Texts({"provider": config.provider, "rules": config.rules}).for_language(match.lang)
+    understood = match.understood[:UNDERSTOOD_LIMIT] if match.understood else None
     if match.smalltalk:
-        click.echo(f"small talk ({match.smalltalk}): no article")
+        heading = f"small talk ({match.smalltalk}): no article"
+        reply = t(f"question/smalltalk_{match.smalltalk}")
     elif match.band == "answer":
-        click.echo(f"answer: {match.article} (score {match.score})")
+        heading = f"answer: {match.article} (score {match.score})"
+        text = knowledge_base.articles[match.article].text(match.lang)
+        menu = {entry.key for dialog in DIALOGS for entry in dialog.entries}
+        actions = frozenset(action for action, key in ACTIONS.items() if key in menu)
+        reply = t("question/answer", title=text.title, understood=understood,
+                  body=t.string(text.body, actions=actions))
     elif match.band == "suggest":
-        click.echo(f"suggest: {', '.join(match.suggestions)} (best score {match.score})")
+        heading = f"suggest: {', '.join(match.suggestions)} (best score {match.score})"
+        titles = [f"  {n}. {knowledge_base.articles[article].text(match.lang).title}"
+                  for n, article in enumerate(match.suggestions, start=1)]
+        reply = t("question/suggest", understood=understood) + "\n" + "\n".join(titles)
     else:
-        click.echo(f"none (best score {match.score})")
+        heading = f"none (best score {match.score}): no article"
+        reply = t("question/no_answer", question=question)
+    return f"{heading}\n\n{html_to_text(reply).strip()}"
 
 
 @main.group()
@@ -293,6 +318,7 @@ def knowledge_misses(config_path: Path | None, limit: int, as_json: bool) -> Non
     if not misses:
         click.echo("No unanswered questions yet.")
         return
-    click.echo(f"{'count':>5}  {'band':<8} {'last asked':<26} question")
+    click.echo(f"{'count':>5}  {'why':<20} {'last asked':<26} question")
     for miss in misses:
-        click.echo(f"{miss.count:>5}  {miss.band:<8} {miss.last_asked:<26} {miss.question[:80]}")
+        why = ", ".join(miss.reasons) or miss.band
+        click.echo(f"{miss.count:>5}  {why:<20} {miss.last_asked:<26} {miss.question[:80]}")
