@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.staff.context import StaffContext, StaffMiddleware
+from bot.staff.context import StaffContext, StaffMiddleware, check_staff_group
 
-__all__ = ["StaffContext", "StaffMiddleware", "router"]
+__all__ = ["StaffContext", "StaffMiddleware", "check_staff_group", "router"]
 
 
 def router(staff_chat_id: int) -> Router:
+    from bot.staff import commands
     from bot.staff.context import router as context_router
 
-    return context_router(staff_chat_id)
+    staff = context_router(staff_chat_id)
+    staff.include_router(commands.router())
+    return staff
