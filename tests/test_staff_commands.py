@@ -23,7 +23,9 @@ from bot.staff.context import check_staff_group
 from tests.client import TelegramUser
 from tests.conftest import NOW, STAFF_CHAT_ID, Balie
 from tests.fakeapi import FakeTelegram, make_bot
-from tickets.models import Category, Customer, Priority, Status, Ticket
+from tickets import reports
+from tickets.feedback import CancellationFeedback, FeedbackStore
+from tickets.models import Author, Category, Customer, Priority, Status, Ticket
 from tickets.service import TicketService
 
 RELAXED = Limits(per_chat=(1000, 1.0), per_group=(1000, 1.0), overall=(1000, 1.0))
@@ -175,7 +177,8 @@ async def test_outside_a_topic_a_command_asks_for_the_number_and_accepts_it(
         (f"/reopen {n}", "is weer open"),
         ("/claim 999", "Ticket 999 bestaat niet"),
         ("/claim 99999999999999999999999", "bestaat niet"),
-        ("/claim twaalf", "Ticket twaalf bestaat niet"),
+        ("/claim twaalf", "Over welk ticket?"),
+        ("/note even bellen", "Over welk ticket?"),
     ]:
         await piet.send(command, **general)
         assert answer in piet.last_text(**general), command
@@ -342,6 +345,23 @@ async def test_a_customer_sending_staff_commands_in_private_is_refused(
     assert all(m.from_bot is False for m in tg.chat(STAFF_CHAT_ID, topic))
 
 
+async def test_a_staff_command_in_the_middle_of_a_dialog_is_refused_too(
+    balie: Balie, tg: FakeTelegram, anna: TelegramUser, caplog: pytest.LogCaptureFixture,
+) -> None:
+    await anna.send("/start opzeggen")
+    with caplog.at_level(logging.WARNING):
+        await anna.send("/queue")
+    assert "refused the staff command /queue from user 1001" in caplog.text
+    assert not any("Wachtrij" in m.plain for m in tg.chat(1001))
+
+
+def test_staff_buttons_fit_in_callback_data() -> None:
+    longest = [StaffCb(action="prio", ticket=2**63 - 1, value="urgent"),
+               StaffCb(action="unclaim", ticket=2**63 - 1),
+               StaffCb(action="queue", value="10000")]
+    assert all(len(button.pack().encode()) <= 64 for button in longest)
+
+
 # --- /queue -------------------------------------------------------------------------------
 
 
@@ -427,3 +447,180 @@ async def test_start_up_logs_the_staff_group_check(
         await running.stop()
     [line] = [r.getMessage() for r in caplog.records if r.name == "bot.staff.context"]
     assert f"staff group {STAFF_CHAT_ID} is not ready for tickets" in line
+
+
+# --- /stats -------------------------------------------------------------------------------
+
+
+async def seed_statistics(balie: Balie, tg: FakeTelegram) -> None:
+    """36 tickets of two days ago (and one of 40 days ago), replies, closes, ratings and the
+    cancellation guide's reasons."""
+    service = silent(balie)
+    opened = (NOW - timedelta(days=2)).astimezone(UTC)
+    plan = [  # category, priority, how many: (open, in progress, waiting, closed)
+        (Category.CANCELLATION, Priority.NORMAL, (3, 2, 1, 6)),
+        (Category.PAYMENT_ARRANGEMENT, Priority.NORMAL, (4, 0, 0, 4)),
+        (Category.ACCIDENTAL_CANCELLATION, Priority.URGENT, (0, 2, 0, 2)),
+        (Category.QUESTION, Priority.LOW, (5, 0, 0, 5)),
+        (Category.LIVE_CHAT, Priority.NORMAL, (2, 0, 0, 0)),
+    ]
+    closed: list[int] = []
+    replied = 0
+    for category, priority, counts in plan:
+        for status, count in zip(Status, counts, strict=True):
+            for _ in range(count):
+                ticket, _ = await file(balie, tg, f"{category} {status}", category=category,
+                                       priority=priority, topic=False)
+                await execute(balie, "UPDATE tickets SET created_at = ? WHERE id = ?",
+                              opened.isoformat(timespec="seconds"), ticket.id)
+                if status == Status.IN_PROGRESS:
+                    await service.claim(ticket.id, "Piet")
+                elif status == Status.WAITING_ON_CUSTOMER:
+                    await service.set_status(ticket.id, status, actor="colleague:Piet")
+                elif status == Status.CLOSED:
+                    await service.close(ticket.id, "Kees")
+                    closed.append(ticket.id)
+                if replied < 9 and status != Status.OPEN:  # replies after 10, 20 … 90 minutes
+                    replied += 1
+                    message = await service.colleague_replied(ticket.id, "Piet", "Hallo!") \
+                        if status != Status.CLOSED else None
+                    if message is None:  # closed already: the reply is written as it was
+                        await balie.services.tickets.add_message(
+                            ticket.id, Author.COLLEAGUE, "Hallo!", author_name="Piet")
+                    await execute(
+                        balie, "UPDATE ticket_messages SET created_at = ? WHERE ticket_id = ?",
+                        (opened + timedelta(minutes=10 * replied)).isoformat(
+                            timespec="seconds"), ticket.id)
+    for hours, ticket_id in enumerate(closed, start=1):  # closed after 1 … 17 hours
+        await execute(balie, "UPDATE tickets SET closed_at = ? WHERE id = ?",
+                      (opened + timedelta(hours=hours)).isoformat(timespec="seconds"),
+                      ticket_id)
+    for rating, ticket_id in zip((5, 5, 4, 3, 5), closed, strict=False):
+        await balie.services.tickets.rate(ticket_id, rating, actor="customer")
+    old, _ = await file(balie, tg, "Van lang geleden", topic=False)
+    await execute(balie, "UPDATE tickets SET created_at = ? WHERE id = ?",
+                  (NOW - timedelta(days=40)).astimezone(UTC).isoformat(timespec="seconds"),
+                  old.id)
+    feedback = FeedbackStore(balie.services.database)
+    reasons = ["price"] * 4 + ["moving"] * 3 + [None] * 2 + ["quality"]
+    for number, reason in enumerate(reasons):
+        await feedback.record(CancellationFeedback(
+            run_id=f"run-{number}", customer_id=1001, language="nl", service="hosting",
+            cancellation_type="end_of_term", reason=reason, reason_text=None, route="panel"))
+
+
+async def test_stats_with_a_few_dozen_tickets(
+    balie: Balie, tg: FakeTelegram, piet: TelegramUser,
+) -> None:
+    await seed_statistics(balie, tg)
+    await piet.send("/stats", chat_id=STAFF_CHAT_ID)
+    shown = piet.last_text(STAFF_CHAT_ID)
+    print(shown)
+    assert shown == """📊 Statistiek, afgelopen 30 dagen: 36 tickets
+• Opzegging: 12 (open 3, in behandeling 2, wacht op klant 1, gesloten 6)
+• Vraag: 10 (open 5, gesloten 5)
+• Betalingsregeling: 8 (open 4, gesloten 4)
+• Per ongeluk direct opgezegd: 4 (in behandeling 2, gesloten 2)
+• Livechat: 2 (open 2)
+
+Redenen van opzeggen (opzeghulp)
+• prijs: 4
+• overstap naar andere provider: 3
+• niet opgegeven: 2
+• kwaliteit of snelheid: 1
+
+Eerste antwoord van een collega: mediaan 50 min (9 tickets)
+Tot sluiten: mediaan 9 u 0 min (17 gesloten)
+Beoordeling: 4,4 van 5 (5★ 3, 4★ 1, 3★ 1)"""
+
+    await piet.send("/stats 60", chat_id=STAFF_CHAT_ID)
+    assert piet.last_text(STAFF_CHAT_ID).startswith(
+        "📊 Statistiek, afgelopen 60 dagen: 37 tickets\n• Opzegging: 13 (open 4,")
+    await piet.send("/stats veel", chat_id=STAFF_CHAT_ID)
+    assert piet.last_text(STAFF_CHAT_ID).startswith("„veel” is geen aantal dagen.")
+
+
+async def test_stats_read_through_the_indexes(balie: Balie) -> None:
+    database = balie.services.database
+    for sql in (f"SELECT category, status, COUNT(*) FROM tickets WHERE {reports._IN_WINDOW} "
+                "GROUP BY category, status",
+                "SELECT COALESCE(reason, 'none'), COUNT(*) FROM cancellation_feedback "
+                "WHERE created_at >= ? GROUP BY 1"):
+        plan = " ".join(row["detail"] for row in await database.fetchall(
+            f"EXPLAIN QUERY PLAN {sql}", ("2026-01-01",)))
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+        assert "SCAN tickets" not in plan, plan
+
+
+async def test_stats_without_tickets(balie: Balie, piet: TelegramUser) -> None:
+    await piet.send("/stats 7", chat_id=STAFF_CHAT_ID)
+    assert piet.last_text(STAFF_CHAT_ID) == """📊 Statistiek, afgelopen 7 dagen: 0 tickets
+
+Redenen van opzeggen (opzeghulp): nog geen
+
+Eerste antwoord van een collega: nog geen
+Tot sluiten: nog niets gesloten
+Beoordeling: nog geen"""
+
+
+# --- balie tickets show -------------------------------------------------------------------
+
+
+async def test_tickets_show_reads_like_the_ticket(
+    balie: Balie, tg: FakeTelegram, piet: TelegramUser, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = balie.services.ticket_service
+    ticket, _ = await silent(balie).open_ticket(
+        category=Category.CANCELLATION, customer=Customer(1001, "Anna de Vries", "anna", "nl",
+                                                          "anna@example.nl"),
+        subject="Opzegging voorbeeld.nl", priority=Priority.HIGH,
+        fields={"service": "both", "domain": "voorbeeld.nl", "renewal_date": "2027-03-15",
+                "cancel_by": "2027-02-15", "transfer": True, "cancellation_type": "end_of_term",
+                "reason": "price", "reason_text": None, "email": "anna@example.nl"})
+    await service.customer_wrote(ticket.id, 1001, "Lukt het <vóór> maart?",
+                                 author_name="Anna de Vries")
+    await service.claim(ticket.id, "Piet")
+    await service.colleague_replied(ticket.id, "Piet", "Ja, dat lukt.")
+    await service.internal_note(ticket.id, "Piet", "verhuiscode gestuurd")
+    await service.set_priority(ticket.id, Priority.URGENT, actor="colleague:Piet")
+    await service.close(ticket.id, "Piet", "klant tevreden")
+    folder = Path(str(balie.database)).parent
+    await balie.stop()
+    config = folder / "config.toml"
+    config.write_text(f'[storage]\ndatabase = "{balie.database}"\n', encoding="utf-8")
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = await asyncio.to_thread(
+        CliRunner().invoke, main, ["tickets", "show", str(ticket.id), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    shown = result.stdout
+    print(shown)
+    lines = shown.splitlines()
+    assert lines[0] == f"Ticket #{ticket.id}: Opzegging voorbeeld.nl"
+    assert lines[1] == "Opzegging · gesloten · prioriteit spoed · bij Piet"
+    assert lines[2] == ("Klant: Anna de Vries (@anna) · Telegram-id 1001 · taal nl · "
+                        "anna@example.nl")
+    for line in ["• Wat: hosting én domein", "• Verlengdatum: 15 maart 2027",
+                 "• Opzeggen uiterlijk: 15 februari 2027",
+                 "• Verhuizen naar andere provider: ja", "• Wanneer: einde van de termijn",
+                 "• Reden: prijs", "• Toelichting: —"]:
+        assert line in lines, line
+    thread = [line.split("] ", 1)[1] for line in lines if line.startswith("[")]
+    assert thread[:4] == ["klant Anna de Vries: Lukt het <vóór> maart?",
+                          "Piet (medewerker): Ja, dat lukt.",
+                          "interne notitie van Piet: verhuiscode gestuurd",
+                          "interne notitie van Piet: klant tevreden"]
+    assert thread[4:] == [
+        "klant: ticket geopend (Opzegging, prioriteit hoog)",
+        "klant: bericht van klant",
+        "Piet: opgepakt door Piet",
+        "Piet: status open → in behandeling",
+        "Piet: bericht van medewerker",
+        "Piet: bericht van interne notitie",
+        "Piet: prioriteit hoog → spoed",
+        "Piet: bericht van interne notitie",
+        "Piet: status in behandeling → gesloten, reden: klant tevreden",
+    ]

@@ -198,6 +198,7 @@ class TicketStore:
         other gets `AlreadyClaimed` naming who has it. An open or waiting ticket becomes
         in progress."""
         async with self.database.transaction() as connection:
+            before = await self.get(ticket_id)
             now = utcnow()
             cursor = await connection.execute(
                 """UPDATE tickets SET assignee = ?, updated_at = ?,
@@ -214,6 +215,9 @@ class TicketStore:
                 raise TransitionError(f"a {ticket.status} ticket cannot be claimed")
             await _event(connection, ticket_id, actor, "assignee",
                          {"from": None, "to": assignee}, now)
+            if ticket.status != before.status:  # the audit trail has every change
+                await _event(connection, ticket_id, actor, "status",
+                             {"from": str(before.status), "to": str(ticket.status)}, now)
             return ticket
 
     async def set_priority(self, ticket_id: int, priority: Priority, *, actor: str) -> Ticket:

@@ -14,7 +14,7 @@ from bot.dialog import Dialog
 from bot.forms import leave, load_run, show_current
 from bot.menu import MenuCb, MenuEntry
 from bot.staff.callbacks import StaffCb
-from bot.staff.commands import STAFF_COMMANDS
+from bot.staff.commands import refuse_in_private
 from bot.texts import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,7 @@ def fallback_router() -> Router:
 
     @fallback.message(F.chat.type == "private", F.text.startswith("/"))
     async def on_unknown_command(message: Message, conv: Conversation) -> None:
-        command = (message.text or "").split(maxsplit=1)[0][1:].partition("@")[0].lower()
-        if command in STAFF_COMMANDS:
-            log.warning("refused the staff command /%s from user %s in a private chat",
-                        command, conv.user.id)
+        refuse_in_private(message.text or "", conv.user.id)
         await show_menu(conv, intro="start/unknown_command")
 
     @fallback.message(F.chat.type == "private", F.text)

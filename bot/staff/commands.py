@@ -48,13 +48,22 @@ QUEUE_PAGE = 20
 MAX_QUEUE_PAGE = 10_000
 STATS_DAYS = 30
 MAX_STATS_DAYS = 3650
-_TICKET_NUMBER = re.compile(r"#?(\d{1,19})")
+_TICKET_NUMBER = re.compile(r"#?(\d+)")
+
+
+def refuse_in_private(text: str, user_id: int) -> None:
+    """A customer typed a command in their private chat: when it is a staff command, log it
+    (they get the ordinary "unknown command" answer; nothing acts on a ticket)."""
+    command = text.split(maxsplit=1)[0][1:].partition("@")[0].lower() if text.strip() else ""
+    if command in STAFF_COMMANDS:
+        log.warning("refused the staff command /%s from user %s in a private chat", command,
+                    user_id)
 
 
 def ticket_number(word: str) -> int | None:
     """`12` or `#12` as a ticket id within SQLite's range; None otherwise."""
     found = _TICKET_NUMBER.fullmatch(word.strip())
-    if found is None:
+    if found is None or len(found.group(1)) > 19:
         return None
     number = int(found.group(1))
     return number if 1 <= number <= MAX_ID else None
@@ -222,7 +231,7 @@ async def _ticket_of(desk: Desk, message: Message, command: CommandObject
         if ticket is not None:
             return ticket, args
     first, _, rest = args.partition(" ")
-    if not first:
+    if not _TICKET_NUMBER.fullmatch(first):
         await desk.reply(message, desk.text("which_ticket", command=command.command))
         return None, ""
     number = ticket_number(first)
