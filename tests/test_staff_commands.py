@@ -624,3 +624,50 @@ async def test_tickets_show_reads_like_the_ticket(
         "Piet: bericht van interne notitie",
         "Piet: status in behandeling → gesloten, reden: klant tevreden",
     ]
+
+
+async def test_prio_without_a_word_offers_the_chooser(
+    balie: Balie, tg: FakeTelegram, piet: TelegramUser,
+) -> None:
+    ticket, topic = await file(balie, tg)
+    await piet.send("/prio", chat_id=STAFF_CHAT_ID, thread_id=topic)
+    assert piet.last_text(STAFF_CHAT_ID, topic) == f"Welke prioriteit krijgt ticket #{ticket.id}?"
+    await piet.press("🟠 hoog", chat_id=STAFF_CHAT_ID, thread_id=topic)
+    assert piet.callback_answers() == [f"Prioriteit van #{ticket.id}: 🟠 hoog."]
+    assert piet.last_message(STAFF_CHAT_ID, topic).buttons == []
+    assert (await fetch(balie, ticket.id)).priority == Priority.HIGH
+
+
+class CountingBot:
+    """Answers getChatMember from a table and counts the questions."""
+
+    def __init__(self, statuses: dict[int, str]) -> None:
+        self.statuses = statuses
+        self.asked: list[int] = []
+
+    async def get_chat_member(self, chat_id: int, user_id: int) -> object:
+        from aiogram.types import ChatMemberLeft, ChatMemberMember, User
+
+        self.asked.append(user_id)
+        user = User(id=user_id, is_bot=False, first_name="X")
+        if self.statuses.get(user_id) == "member":
+            return ChatMemberMember(user=user)
+        return ChatMemberLeft(user=user)
+
+
+async def test_membership_is_cached_briefly_and_for_a_bounded_number_of_users() -> None:
+    from bot.staff.context import Membership
+
+    now = [0.0]
+    bot = CountingBot({1: "member", 2: "member"})
+    members = Membership(STAFF_CHAT_ID, ttl=60, size=2, clock=lambda: now[0])
+    assert await members.is_member(bot, 1)  # type: ignore[arg-type]
+    assert await members.is_member(bot, 1)  # type: ignore[arg-type]
+    assert not await members.is_member(bot, 3)  # type: ignore[arg-type]
+    assert bot.asked == [1, 3]
+    bot.statuses[1] = "left"
+    now[0] = 61.0  # the answer about user 1 has expired: asked again, and now refused
+    assert not await members.is_member(bot, 1)  # type: ignore[arg-type]
+    assert await members.is_member(bot, 2)  # type: ignore[arg-type]
+    assert not await members.is_member(bot, 3)  # type: ignore[arg-type]  # 3 was dropped
+    assert bot.asked == [1, 3, 1, 2, 3]
