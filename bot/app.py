@@ -227,6 +227,8 @@ async def run_polling(app: App, *, handle_signals: bool = True) -> None:
         if not app.config.telegram.staff_chat_id:
             log.warning("no staff group configured ([telegram] staff_chat_id): new tickets, "
                         "urgent ones included, are only in `balie tickets list`")
+        else:
+            await staff.check_staff_group(app.bot, app.config.telegram.staff_chat_id)
         await dispatcher.emit_startup(bot=app.bot, dispatcher=dispatcher, bots=[app.bot],
                                       **dispatcher.workflow_data)
         # Before the first update: otherwise the first date typed makes everybody wait.

@@ -139,37 +139,26 @@ def tickets_list(config_path: Path | None, as_json: bool, status: tuple[str, ...
 @click.option("--json", "as_json", is_flag=True, help="JSON with messages and events.")
 def tickets_show(ticket_id: int, config_path: Path | None, as_json: bool) -> None:
     """One ticket with its thread and audit trail."""
+    from bot.staff import ticket_view
+    from bot.texts import Texts
     from tickets.store import TicketNotFound
 
     async def fetch(store: Any) -> Any:
         return await store.get(ticket_id, full=True)
 
+    config = _config(config_path)
     try:
-        ticket = _with_store(_config(config_path), fetch)
+        ticket = _with_store(config, fetch)
     except TicketNotFound:
         click.echo(f"balie: no ticket #{ticket_id}", err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps(ticket.as_json(full=True), ensure_ascii=False, indent=2))
         return
-    customer = ticket.customer
-    click.echo(f"Ticket #{ticket.id}: {ticket.subject}")
-    click.echo(f"  category {ticket.category} · status {ticket.status} · priority "
-               f"{ticket.priority} · assignee {ticket.assignee or '-'}")
-    click.echo(f"  customer {customer.name} (@{customer.username or '-'}, id "
-               f"{customer.telegram_id}, {customer.language}, {customer.email or 'no e-mail'})")
-    click.echo(f"  created {ticket.created_at} · updated {ticket.updated_at}")
-    for key, value in ticket.fields.items():
-        click.echo(f"  {key}: {value}")
-    if ticket.messages:
-        click.echo("Messages:")
-        for message in ticket.messages:
-            click.echo(f"  [{message.created_at}] {message.author} {message.author_name}: "
-                       f"{message.text}")
-    click.echo("Events:")
-    for event in ticket.events:
-        click.echo(f"  [{event.created_at}] {event.actor} {event.action} "
-                   f"{json.dumps(event.detail, ensure_ascii=False)}")
+    texts = Texts({"provider": config.provider, "rules": config.rules})
+    shown = ticket_view.render(texts, config.languages.default, ticket, config.rules.timezone,
+                               full=True)
+    click.echo(ticket_view.plain(shown))
 
 
 @main.command("outbox")

@@ -40,6 +40,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Button, Conversation, keyboard
+from bot.staff.commands import refuse_in_private
 from storage.outbox import Notice
 from tickets.models import Category, Priority, Ticket
 
@@ -625,6 +626,7 @@ def router(registry: FormRegistry) -> Router:
         await run.disarm()
         text = message.text or ""
         if text.startswith("/"):  # the known commands were taken by the start router
+            refuse_in_private(text, conv.user.id)
             await _show(run, edit=None, error=conv.t("form/unknown_command"))
             return
         step = run.form.step(run.step) if run.step != SUMMARY else None

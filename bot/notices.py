@@ -51,7 +51,7 @@ class BotNotifier:
             if change.message.author == Author.CUSTOMER:
                 return [self._customer_message(ticket, change.message)]
             return []
-        if action in ("claimed", "status", "priority"):
+        if action in ("claimed", "unclaimed", "status", "priority"):
             options = {}
             if action == "status":
                 options = {"close": change.detail.get("to") == Status.CLOSED,
@@ -123,6 +123,7 @@ class BotNotifier:
 
     def signature(self, actor: str, lang: str) -> str:
         """How a colleague signs to the customer: their first name, or anonymously."""
-        if self.anonymous or not actor.startswith("colleague:"):
+        name = actor.removeprefix("colleague:").split()
+        if self.anonymous or not actor.startswith("colleague:") or not name:
             return self.texts.label(lang, "staff.anonymous")
-        return actor.removeprefix("colleague:")
+        return name[0]

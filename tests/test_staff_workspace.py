@@ -81,7 +81,7 @@ async def test_a_filed_ticket_gets_its_topic_and_card(
         assert raw not in text
     assert "Geen andere open tickets" in text
     assert card.labels == ["🙋 Oppakken", "⏳ Wacht op klant", "✅ Sluiten",
-                           "laag", "• normaal", "hoog", "spoed"]
+                           "⚑ Prioriteit: normaal"]
     # The customer has the confirmation; nothing of the staff side reached them.
     assert f"ticket #{ticket.id}" in anna.last_text()
 

@@ -36,7 +36,8 @@ __all__ = [
 class Change:
     """What happened to a ticket, as the notifier sees it (mirrors the audit event)."""
 
-    # opened, message, message_edited, claimed, status, priority, follow_up, undelivered
+    # opened, message, message_edited, claimed, unclaimed, status, priority, follow_up,
+    # undelivered
     action: str
     actor: str
     detail: Mapping[str, Any]
@@ -238,6 +239,43 @@ class TicketService:
                 detail["message"] = message_id
             await self.store.record(ticket_id, "bot", "undelivered", detail)
             await self._tell(ticket, Change("undelivered", "bot", detail))
+
+    async def unclaim(self, ticket_id: int, colleague: str) -> Ticket:
+        """Give a ticket back to the queue: nobody has it any more, and a ticket in progress
+        is open again. Nobody had it: nothing changes."""
+        actor = f"colleague:{colleague}"
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            if before.assignee is None:
+                return before
+            ticket = await self.store.assign(ticket_id, None, actor=actor)
+            if ticket.status == Status.IN_PROGRESS:
+                ticket = await self.store.set_status(ticket_id, Status.OPEN, actor=actor)
+            await self._tell(ticket, Change("unclaimed", actor,
+                                            {"by": colleague, "from": before.assignee,
+                                             "status": str(before.status)}))
+        return ticket
+
+    async def close(self, ticket_id: int, colleague: str, reason: str | None = None, *,
+                    source: tuple[int, int] | None = None) -> Ticket:
+        """A colleague closes a ticket; the reason (internal) is kept on the ticket as a note
+        and in the audit event. Raises `TransitionError` when the model forbids it."""
+        actor = f"colleague:{colleague}"
+        reason = (reason or "").strip() or None
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            if before.status == Status.CLOSED:
+                return before
+            if reason:
+                await self.store.add_message(ticket_id, Author.NOTE, reason,
+                                             author_name=colleague, source=source, actor=actor)
+            ticket = await self.store.set_status(ticket_id, Status.CLOSED, actor=actor,
+                                                 reason=reason)
+            detail = {"from": str(before.status), "to": str(Status.CLOSED)}
+            if reason:
+                detail["reason"] = reason
+            await self._tell(ticket, Change("status", actor, detail))
+        return ticket
 
     # --- the staff group's topics (the outbox worker keeps them) -------------------------------
 

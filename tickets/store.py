@@ -118,8 +118,9 @@ class TicketStore:
         statuses: tuple[Status, ...] | None = None,
         customer_id: int | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> builtins.list[Ticket]:
-        """Tickets by priority and age (oldest first) — the queue order."""
+        """Tickets by priority and age (oldest first) — the queue order; `offset` pages."""
         where: list[str] = []
         params: list[str] = []
         if statuses:
@@ -130,7 +131,8 @@ class TicketStore:
             params.append(str(customer_id))
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = await self.database.fetchall(
-            f"SELECT * FROM tickets {clause} ORDER BY {_OPEN_ORDER} LIMIT ?", (*params, limit)
+            f"SELECT * FROM tickets {clause} ORDER BY {_OPEN_ORDER} LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
         return [_ticket(row) for row in rows]
 
@@ -167,8 +169,10 @@ class TicketStore:
                          {"message": message.id, "author": str(author)}, now)
         return message
 
-    async def set_status(self, ticket_id: int, status: Status, *, actor: str) -> Ticket:
-        """A checked transition, written only if nobody changed the status meanwhile."""
+    async def set_status(self, ticket_id: int, status: Status, *, actor: str,
+                         reason: str | None = None) -> Ticket:
+        """A checked transition, written only if nobody changed the status meanwhile; a
+        `reason` (why it was closed) is kept in its audit event."""
         async with self.database.transaction() as connection:
             ticket = await self.get(ticket_id)
             if ticket.status == status:
@@ -183,8 +187,10 @@ class TicketStore:
             )
             if not cursor.rowcount:
                 raise ConcurrentChange(ticket_id)
-            await _event(connection, ticket_id, actor, "status",
-                         {"from": str(ticket.status), "to": str(status)}, now)
+            detail = {"from": str(ticket.status), "to": str(status)}
+            if reason:
+                detail["reason"] = reason
+            await _event(connection, ticket_id, actor, "status", detail, now)
             log.info("ticket=%d status %s -> %s by %s", ticket_id, ticket.status, status, actor)
             return await self.get(ticket_id)
 
@@ -193,6 +199,7 @@ class TicketStore:
         other gets `AlreadyClaimed` naming who has it. An open or waiting ticket becomes
         in progress."""
         async with self.database.transaction() as connection:
+            before = await self.get(ticket_id)
             now = utcnow()
             cursor = await connection.execute(
                 """UPDATE tickets SET assignee = ?, updated_at = ?,
@@ -209,6 +216,9 @@ class TicketStore:
                 raise TransitionError(f"a {ticket.status} ticket cannot be claimed")
             await _event(connection, ticket_id, actor, "assignee",
                          {"from": None, "to": assignee}, now)
+            if ticket.status != before.status:  # the audit trail has every change
+                await _event(connection, ticket_id, actor, "status",
+                             {"from": str(before.status), "to": str(ticket.status)}, now)
             return ticket
 
     async def set_priority(self, ticket_id: int, priority: Priority, *, actor: str) -> Ticket:

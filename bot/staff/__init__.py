@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.staff import relay
-from bot.staff.context import StaffContext, StaffMiddleware
+from bot.staff import commands, relay
+from bot.staff.context import StaffContext, StaffMiddleware, check_staff_group
 from bot.staff.context import router as context_router
 
-__all__ = ["StaffContext", "StaffMiddleware", "router"]
+__all__ = ["StaffContext", "StaffMiddleware", "check_staff_group", "router"]
 
 
 def router(staff_chat_id: int) -> Router:
     """Commands first (they act on the topic's ticket), then the relay to the customer."""
     staff = context_router(staff_chat_id)
+    staff.include_router(commands.router())
     staff.include_router(relay.router())
     return staff

@@ -176,11 +176,10 @@ class TopicDesk:
         if ticket.status != Status.WAITING_ON_CUSTOMER:
             first.append(button("wait", self.label("staff.button.wait")))
         first.append(button("close", self.label("staff.button.close")))
-        priorities = [button("prio", self.label(
-            "staff.button.prio", mark="• " if priority == ticket.priority else "",
-            priority=self.label(f"staff.priority.{priority}")), str(priority))
-            for priority in Priority]
-        return InlineKeyboardMarkup(inline_keyboard=[first, priorities])
+        # The priority button opens a chooser on the card (bot/staff/commands.py).
+        priority = button("prio", self.label(
+            "staff.button.prio", priority=self.label(f"staff.priority.{ticket.priority}")))
+        return InlineKeyboardMarkup(inline_keyboard=[first, [priority]])
 
     def readable_fields(self, fields: dict[str, Any]) -> list[tuple[str, str]]:
         """Every field the dialog collected, in words: labels, dates, yes/no, amounts."""
