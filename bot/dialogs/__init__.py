@@ -6,6 +6,7 @@ from bot.dialogs import (
     accidental,
     cancellation,
     deadlines,
+    live_chat,
     payment_arrangement,
     question,
     start,
@@ -13,6 +14,7 @@ from bot.dialogs import (
 )
 
 DIALOGS: tuple[Dialog, ...] = (
+    live_chat.DIALOG,  # first: while chatting live, everything goes to the colleague
     start.DIALOG,
     ticket_reply.DIALOG,  # a reply to a ticket's message, whatever dialog is running
     cancellation.DIALOG,
@@ -22,5 +24,5 @@ DIALOGS: tuple[Dialog, ...] = (
     question.DIALOG,
 )
 
-__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "payment_arrangement",
+__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "live_chat", "payment_arrangement",
            "question", "start", "ticket_reply"]
