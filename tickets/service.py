@@ -58,6 +58,7 @@ class SilentNotifier:
 
 
 Confirmation = Callable[[Ticket], Sequence[Notice]]
+LIVE_PREFIX = "Livechat: "  # a live chat's subject; dropped when it is handed off
 
 
 class TicketService:
@@ -127,7 +128,12 @@ class TicketService:
                                                     {"from": str(before.status),
                                                      "to": str(ticket.status)}))
             elif ticket.status == Status.WAITING_ON_CUSTOMER:
-                ticket = await self.store.set_status(ticket.id, Status.OPEN, actor="customer")
+                # The answer the colleague waited for: back to them (or to the queue).
+                back = Status.IN_PROGRESS if ticket.assignee else Status.OPEN
+                ticket = await self.store.set_status(ticket.id, back, actor="customer")
+                await self._tell(ticket, Change("status", "customer",
+                                                {"from": str(Status.WAITING_ON_CUSTOMER),
+                                                 "to": str(back)}))
             message = await self.store.add_message(
                 ticket.id, Author.CUSTOMER, text, author_name=author_name, source=source,
                 actor="customer", media=media)
@@ -290,7 +296,8 @@ class TicketService:
         async with self.database.transaction():
             ticket, created = await self.open_ticket(
                 category=Category.LIVE_CHAT, customer=customer,
-                subject=_subject(f"Livechat: {question.strip()}", "Livechat"), fields=dict(context),
+                subject=_subject(f"{LIVE_PREFIX}{question.strip()}", "Livechat"),
+                fields=dict(context),
                 priority=Priority.HIGH, idempotency_key=idempotency_key, confirm=confirm)
             if created:
                 ticket = await self.store.set_live(ticket.id, True, actor="customer")
@@ -318,6 +325,9 @@ class TicketService:
             before = await self.store.get(ticket_id)
             await self.store.set_category(ticket_id, category, actor=actor)
             await self.store.set_priority(ticket_id, priority, actor=actor)
+            if before.subject.startswith(LIVE_PREFIX) and len(before.subject) > len(LIVE_PREFIX):
+                await self.store.set_subject(ticket_id, before.subject[len(LIVE_PREFIX):],
+                                             actor=actor)
             ticket = await self.store.set_live(ticket_id, False, actor=actor,
                                                reason="handed off")
             await self._tell(ticket, Change("handed_off", actor,

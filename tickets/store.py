@@ -285,6 +285,9 @@ class TicketStore:
                 (utcnow(), ticket_id))
             return bool(cursor.rowcount)
 
+    async def set_subject(self, ticket_id: int, subject: str, *, actor: str) -> Ticket:
+        return await self._set_column(ticket_id, "subject", subject, actor)
+
     async def set_category(self, ticket_id: int, category: Category, *, actor: str
                            ) -> Ticket:
         return await self._set_column(ticket_id, "category", str(category), actor)
