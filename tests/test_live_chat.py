@@ -254,3 +254,19 @@ async def test_an_unanswered_question_is_filed_as_a_ticket_from_the_chat(
     await anna.press_data(file_it, message_id=no_answer.message_id)
     await balie.settled()
     assert len(await balie.services.tickets.list()) == 1
+
+
+@pytest.mark.usefixtures("office_open")
+async def test_answering_a_live_chat_picks_it_up(
+    anna: TelegramUser, kees: TelegramUser, balie: Balie, tg: FakeTelegram,
+) -> None:
+    """A colleague who just answers (no claim first) has the chat: the customer hears who is
+    there, and is never told that nobody came."""
+    ticket = await start_chat(anna, balie, "Is er iemand?")
+    await kees.send("Ja, ik ben er!", chat_id=STAFF_CHAT_ID, thread_id=ticket.topic_id)
+    await balie.settled()
+    told = [m.plain for m in anna.messages() if m.from_bot]
+    assert "Kees is er nu" in told[-2] and told[-1] == "💬 Kees: Ja, ik ben er!"
+    assert (await balie.services.tickets.get(ticket.id)).assignee == "Kees"
+    assert balie.app is not None
+    assert await balie.app.live_watch.sweep(datetime.now(UTC) + timedelta(hours=1)) == []

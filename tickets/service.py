@@ -148,11 +148,19 @@ class TicketService:
         self, ticket_id: int, colleague: str, text: str, *,
         source: tuple[int, int] | None = None, media: str | None = None,
     ) -> Message | None:
-        """A colleague's answer, relayed to the customer. None: this message was seen before."""
+        """A colleague's answer, relayed to the customer. None: this message was seen before.
+        An open ticket nobody had yet: the one who answers it has it now (a live chat is then
+        picked up, and its customer told who is there)."""
         async with self.database.transaction():
             ticket = await self.store.get(ticket_id)
             if ticket.status == Status.CLOSED:
                 raise ConcurrentChange(ticket_id)  # the caller offers to reopen first
+            seen = source is not None and await self.store.message_by_source(*source) is not None
+            if ticket.assignee is None and ticket.status == Status.OPEN and not seen:
+                try:
+                    ticket = await self.claim(ticket_id, colleague)
+                except AlreadyClaimed:
+                    ticket = await self.store.get(ticket_id)
             message = await self.store.add_message(
                 ticket_id, Author.COLLEAGUE, text, author_name=colleague, source=source,
                 actor=f"colleague:{colleague}", media=media)
