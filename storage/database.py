@@ -3,7 +3,8 @@
 Writes go through one connection, one transaction at a time (`transaction()`); a store method
 called inside an open transaction of the same task joins it instead of waiting for itself, so
 "ticket + audit event + message to send" is one transaction however the stores are composed.
-Reads outside a transaction use a second connection and see only committed data (WAL).
+Reads outside a transaction use a second connection and see only committed data (WAL): all
+that committed before the read began (each read runs whole, so none pins an older snapshot).
 """
 
 from __future__ import annotations
@@ -165,13 +166,21 @@ class Database:
     def _read_connection(self) -> aiosqlite.Connection:
         return self.connection if self._joined() is not None else self._reader
 
+    # A read is one job on the connection's thread: executed, read to the end and reset before
+    # any other task's statement runs there. The reader connection is shared by every task,
+    # and in autocommit a statement left open (executed, not yet fetched: `execute()`,
+    # `fetchone()` and `close()` are separate jobs, other tasks' jobs run in between) keeps
+    # the connection's read transaction, its WAL snapshot, open: another task's query then
+    # reads that older snapshot and misses what committed meanwhile (the outbox worker saw an
+    # item it had just marked sent as pending still, and sent it twice).
+
     async def fetchall(self, sql: str, params: tuple[object, ...] = ()) -> list[aiosqlite.Row]:
-        async with self._read_connection().execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._read_connection().execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
-        async with self._read_connection().execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        """The first row (for queries of one row: all rows are read, in the same job)."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
 
 def statements(sql: str) -> list[str]:

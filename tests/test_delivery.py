@@ -358,11 +358,12 @@ async def test_a_refusal_handler_that_fails_does_not_stop_the_worker(
         raise RuntimeError("staff side is down")
 
     tg.block(ANNA)
-    await send(outbox, ANNA, "geblokkeerd")
+    blocked = await send(outbox, ANNA, "geblokkeerd")
     await send(outbox, BRAM, "gewoon")
 
     assert await worker(bot, outbox, on_refused=broken).deliver_due() == 2
-    assert texts(tg, BRAM) == ["gewoon"]
+    assert texts(tg, BRAM) == ["gewoon"]  # once: going on means no resend either
+    assert (await outbox.get(blocked)).state == "failed"  # type: ignore[union-attr]
 
 
 async def test_a_message_telegram_cannot_parse_is_failed_not_retried(

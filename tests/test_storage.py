@@ -12,6 +12,7 @@ from aiogram.fsm.storage.base import StorageKey
 
 from bot.fsm import CustomerIsolation, SQLiteStorage
 from storage.database import Database, migrations
+from storage.outbox import Outbox, message_payload
 from tickets.customers import CustomerStore
 from tickets.models import Author, Category, Customer, Priority, Status, TransitionError
 from tickets.store import TicketStore
@@ -308,3 +309,32 @@ async def test_customer_languages_are_remembered_within_a_bound(database: Databa
         assert await customers.language(telegram_id) is None
     assert len(customers._languages) <= 3
     assert await customers.language(1) == "en"  # forgotten in memory, read from the file
+
+
+async def test_a_read_sees_what_committed_before_it_while_other_reads_are_under_way(
+        database: Database) -> None:
+    # The reader connection is shared: a read that is half done in one task (executed, rows
+    # not yet fetched) must not pin an older snapshot for another task's read. The outbox
+    # worker read an item it had just marked sent as pending still, and sent it twice.
+    outbox = Outbox(database)
+    other = await outbox.enqueue(1001, "send", message_payload("elders", ()))
+    done = asyncio.Event()
+
+    async def reading() -> None:
+        while not done.is_set():
+            await outbox.get(other)
+
+    readers = [asyncio.create_task(reading()) for _ in range(4)]
+    stale = []
+    try:
+        for chat_id in range(2001, 2041):
+            item_id = await outbox.enqueue(chat_id, "send", message_payload("hier", ()))
+            await outbox.mark_sent(item_id, 1)
+            if item_id in [item.id for item in await outbox.due()]:
+                stale.append(item_id)
+            if (await outbox.get(item_id)).state != "sent":  # type: ignore[union-attr]
+                stale.append(item_id)
+    finally:
+        done.set()
+        await asyncio.gather(*readers)
+    assert stale == []
