@@ -88,3 +88,40 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- for `python -m benchmarks`: p50, p99 and the first call per size ---------------------------
+
+
+def latency(factors: list[int], questions_per_size: int, max_seconds: float = 20.0
+            ) -> list[dict[str, float]]:
+    """Per size: variants, build seconds, the first question on a fresh matcher, and p50/p99
+    of the following ones (each question timed alone). A size stops early after
+    `max_seconds` of matching, so the 1,000x run stays bounded."""
+    from benchmarks.stats import percentile
+
+    base = KnowledgeBase.load()
+    questions = [c.question for f in (TUNING_FILE, HELDOUT_FILE) for c in read_cases(f)]
+    questions += ["x" * 10_000, "hoe zeg ik mijn hosting op " * 400]
+    rows = []
+    for factor in factors:
+        kb = scaled_kb(base, factor)
+        start = time.perf_counter()
+        matcher = Matcher(kb)
+        build = time.perf_counter() - start
+        start = time.perf_counter()
+        matcher.match("hoe zeg ik mijn hosting op")
+        first = time.perf_counter() - start
+        times: list[float] = []
+        budget = time.perf_counter() + max_seconds
+        for number in range(questions_per_size):
+            question = questions[number % len(questions)]
+            start = time.perf_counter()
+            matcher.match(question)
+            times.append(time.perf_counter() - start)
+            if time.perf_counter() > budget:
+                break
+        rows.append({"factor": factor, "variants": matcher.variant_count, "build": build,
+                     "first": first, "p50": percentile(times, 0.5),
+                     "p99": percentile(times, 0.99), "n": len(times)})
+    return rows
