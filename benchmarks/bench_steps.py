@@ -106,6 +106,7 @@ async def durable(subject: Subject, update: Update) -> None:
     intake = subject.app.intake
     payload = update.model_dump_json(exclude_none=True, by_alias=True)
     await intake.inbox.record([(update.update_id, payload)])
+    intake._parsed[update.update_id] = update  # as `Intake.run` keeps what getUpdates parsed
     await intake._handle(InboxUpdate(update.update_id, json.loads(payload), 0))
     await subject.app.worker.deliver_due()
 
