@@ -98,6 +98,8 @@ async def _install(subject: Subject, counter: Counter_) -> None:
     for connection in connections.values():
         await connection.set_trace_callback(counter.trace)
         counter.wrap(connection)
+    if database._inline is not None:  # single-row reads in the loop's thread: no round trip
+        database._inline.set_trace_callback(counter.trace)
 
 
 async def durable(subject: Subject, update: Update) -> None:

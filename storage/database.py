@@ -3,7 +3,11 @@
 Writes go through one connection, one transaction at a time (`transaction()`); a store method
 called inside an open transaction of the same task joins it instead of waiting for itself, so
 "ticket + audit event + message to send" is one transaction however the stores are composed.
-Reads outside a transaction use a second connection and see only committed data (WAL).
+Reads outside a transaction use a second connection and see only committed data (WAL); a
+single-row read (`fetchone`, a lookup by key that takes microseconds) runs on a third,
+plain connection in the event loop's own thread, because a hop to aiosqlite's thread and back
+costs far more than the lookup. It never waits for a lock there: when SQLite says busy, the read
+is made in the reader's thread instead.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -62,6 +66,7 @@ class Database:
                  ) -> None:
         self.connection = writer
         self._reader = reader or writer
+        self._inline: sqlite3.Connection | None = None  # for fetchone, in this thread
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -75,6 +80,7 @@ class Database:
         except (sqlite3.Error, OSError) as error:
             raise DatabaseError(f"cannot open the database {path}: {error}") from None
         reader: aiosqlite.Connection | None = None
+        inline: sqlite3.Connection | None = None
         try:
             writer.row_factory = aiosqlite.Row
             await writer.execute("PRAGMA journal_mode=WAL")
@@ -89,14 +95,20 @@ class Database:
                     await reader.execute(pragma)
                 await reader.execute("PRAGMA query_only=ON")
                 database._reader = reader
+                database._inline = inline = _inline_reader(str(path))
         except sqlite3.Error as error:
             await writer.close()
             if reader is not None:
                 await reader.close()
+            if inline is not None:
+                inline.close()
             raise DatabaseError(f"cannot use the database {path}: {error}") from None
         return database
 
     async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         if self._reader is not self.connection:
             await self._reader.close()
         await self.connection.close()
@@ -154,6 +166,19 @@ class Database:
         for callback in transaction.after_commit:
             callback()
 
+    async def write(self, statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+        """The statements in one write transaction, sent to the database thread as one piece
+        (BEGIN IMMEDIATE … COMMIT there: one hop instead of one per statement). Inside an open
+        transaction of this task they join it."""
+        if self._joined() is not None:
+            for sql, params in statements:
+                await self.connection.execute(sql, params)
+            return
+        if not statements:
+            return
+        async with self._write_lock:
+            await self.connection._execute(_write, self.connection._conn, statements)
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the current transaction commits (at once outside one)."""
         transaction = self._joined()
@@ -172,10 +197,40 @@ class Database:
     async def fetchone(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
         """One hop to the database thread, like `fetchall`: each hop costs a thread switch
         and an event-loop wake-up, which cost more than the SQL itself."""
+        if self._inline is not None and self._joined() is None:
+            try:
+                return _fetchone(self._inline, sql, params)
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
         connection = self._read_connection()
         row: aiosqlite.Row | None = await connection._execute(
             _fetchone, connection._conn, sql, params)
         return row
+
+
+def _write(connection: sqlite3.Connection,
+           statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+    """Runs in aiosqlite's thread: one transaction, rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, params in statements:
+            connection.execute(sql, params).close()
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _inline_reader(path: str) -> sqlite3.Connection:
+    """A read-only connection for the event loop's thread that never waits for a lock."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    for pragma in _PRAGMAS:
+        connection.execute(pragma)
+    connection.execute("PRAGMA busy_timeout=0")
+    connection.execute("PRAGMA query_only=ON")
+    return connection
 
 
 def _fetchone(connection: sqlite3.Connection, sql: str, params: tuple[object, ...]
