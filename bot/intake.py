@@ -109,6 +109,14 @@ class UnitMiddleware(BaseMiddleware):
                 _settle(group, None)
 
     async def _write(self, units: Iterable[UpdateUnit]) -> None:
+        units = list(units)
+        if not any(unit.later for unit in units):  # the usual case: state and done only
+            statements = []
+            for unit in units:
+                statements.extend(self.storage.changes(unit))
+                statements.append(self.inbox.done(unit.update_id))
+            await self.database.write(statements)
+            return
         async with self.database.transaction():
             for unit in units:
                 await self.storage.flush(unit)
