@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def utcnow() -> str:
@@ -179,6 +181,17 @@ class Database:
         async with self._write_lock:
             await self.connection._execute(_write, self.connection._conn, statements)
 
+    async def insert(self, sql: str, params: tuple[object, ...] = ()) -> tuple[int, int]:
+        """One INSERT in a write transaction of its own, in one hop to the database thread;
+        returns (rows inserted, last row id). Inside an open transaction it joins that one."""
+        if self._joined() is not None:
+            cursor = await self.connection.execute(sql, params)
+            return int(cursor.rowcount or 0), int(cursor.lastrowid or 0)
+        async with self._write_lock:
+            rows, row_id = await self.connection._execute(
+                _insert, self.connection._conn, sql, params)
+        return int(rows), int(row_id)
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the current transaction commits (at once outside one)."""
         transaction = self._joined()
@@ -212,14 +225,33 @@ class Database:
 def _write(connection: sqlite3.Connection,
            statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
     """Runs in aiosqlite's thread: one transaction, rolled back on any error."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    def write() -> None:
         for sql, params in statements:
             connection.execute(sql, params).close()
+    _in_transaction(connection, write)
+
+
+def _insert(connection: sqlite3.Connection, sql: str, params: tuple[object, ...]
+            ) -> tuple[int, int]:
+    """Runs in aiosqlite's thread."""
+    def insert() -> tuple[int, int]:
+        cursor = connection.execute(sql, params)
+        try:
+            return cursor.rowcount, cursor.lastrowid or 0
+        finally:
+            cursor.close()
+    return _in_transaction(connection, insert)
+
+
+def _in_transaction(connection: sqlite3.Connection, work: Callable[[], _T]) -> _T:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = work()
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+    return result
 
 
 def _inline_reader(path: str) -> sqlite3.Connection:
