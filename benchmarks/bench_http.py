@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "42:" + "B" * 32
 QUESTION = "hoe zeg ik mijn hosting op"
 PHASES = ("start", "press", "question")
+FAIR_BURST = 50  # one customer's burst of questions, queued ahead of FAIR_OTHERS customers
+FAIR_OTHERS = 100
 
 
 # --- the child: one bot ------------------------------------------------------------------------
@@ -99,6 +101,7 @@ class Phase:
     cpu: float  # bot CPU seconds
     wall: float  # first queued to last first reply
     latencies: list[float] = field(default_factory=list)
+    api_calls: int = 0  # Bot API requests other than getUpdates
 
 
 @dataclass
@@ -107,6 +110,8 @@ class ChildRun:
     first_poll: float  # seconds from spawn to the first getUpdates
     phases: dict[str, list[Phase]] = field(default_factory=dict)
     rss_mib: list[float] = field(default_factory=list)  # after each wave
+    fair: list[float] = field(default_factory=list)  # others' latency behind one burst
+    alone: list[float] = field(default_factory=list)  # the same others without the burst
 
     def cpu_per_update(self, phase: str | None = None) -> float:
         chosen = [p for name, ps in self.phases.items() if phase in (None, name) for p in ps]
@@ -115,6 +120,10 @@ class ChildRun:
     def latencies(self, phase: str | None = None) -> list[float]:
         return [x for name, ps in self.phases.items() if phase in (None, name)
                 for p in ps for x in p.latencies]
+
+    def calls_per_update(self, phase: str | None = None) -> float:
+        chosen = [p for name, ps in self.phases.items() if phase in (None, name) for p in ps]
+        return sum(p.api_calls for p in chosen) / max(1, sum(p.updates for p in chosen))
 
     def throughput(self) -> float:
         chosen = [p for ps in self.phases.values() for p in ps]
@@ -176,6 +185,7 @@ async def _phase(tg: Any, pid: int, customers: list[int], build: Any, timeout: f
     tg.first_reply = {}
     updates = [build(tg, user_id) for user_id in customers]
     cpu_before = _cpu(pid)
+    calls_before = len(tg.calls)
     queued = time.perf_counter()
     for update in updates:
         tg.push_update(update)
@@ -188,7 +198,28 @@ async def _phase(tg: Any, pid: int, customers: list[int], build: Any, timeout: f
     latencies = [tg.first_reply[user_id] - queued for user_id in customers]
     wall = max(latencies)
     await tg.wait_idle(quiet=0.25, timeout=timeout)  # the bot's last writes and calls
-    return Phase(len(customers), _cpu(pid) - cpu_before, wall, latencies)
+    calls = sum(1 for call in tg.calls[calls_before:] if call.method != "getUpdates")
+    return Phase(len(customers), _cpu(pid) - cpu_before, wall, latencies, calls)
+
+
+async def _fairness(tg: Any, burster: int, others: list[int], burst: int, timeout: float
+                    ) -> list[float]:
+    """One customer's `burst` questions are queued first, then one from each of `others`:
+    how long the others wait for their first reply."""
+    tg.first_reply = {}
+    updates = [_message(tg, burster, QUESTION) for _ in range(burst)]
+    updates += [_message(tg, user_id, QUESTION) for user_id in others]
+    queued = time.perf_counter()
+    for update in updates:
+        tg.push_update(update)
+    deadline = queued + timeout
+    while any(user_id not in tg.first_reply for user_id in others):
+        if time.perf_counter() > deadline:
+            raise AssertionError("the others got no reply behind the burst")
+        await asyncio.sleep(0.005)
+    latencies = [tg.first_reply[user_id] - queued for user_id in others]
+    await tg.wait_idle(quiet=0.25, timeout=timeout)
+    return latencies
 
 
 def _cpu(pid: int) -> float:
@@ -234,6 +265,9 @@ async def run_child(kind: str, customers: int, waves: int, folder: Path,
                     tg, child.pid, ids, lambda t, u: _message(t, u, QUESTION), timeout))
                 run.rss_mib.append(rss_mib(child.pid))
                 tg.calls.clear()  # the fake's call log is the parent's memory, not the bot's
+            others = ids[1:FAIR_OTHERS + 1]
+            run.alone = await _fairness(tg, ids[0], others, 0, timeout)
+            run.fair = await _fairness(tg, ids[0], others, FAIR_BURST, timeout)
             return run
         finally:
             with contextlib.suppress(ProcessLookupError):
@@ -270,6 +304,10 @@ def add_rows(table: Table, pairs: list[tuple[ChildRun, ChildRun]], customers: in
         per = [(a.cpu_per_update(phase) * 1e3, b.cpu_per_update(phase) * 1e3) for a, b in pairs]
         table.add(section, f"  CPU per update, {phase}, ms", spread([a for a, _ in per]),
                   spread([b for _, b in per]), spread([_ratio(a, b) for a, b in per], "x"))
+    for phase in PHASES:
+        calls = [(a.calls_per_update(phase), b.calls_per_update(phase)) for a, b in pairs]
+        table.add(section, f"  Bot API calls per update, {phase}", spread([a for a, _ in calls]),
+                  spread([b for _, b in calls]))
     rate = [(a.throughput(), b.throughput()) for a, b in pairs]
     table.add(section, "throughput, updates/s", spread([a for a, _ in rate], digits=0),
               spread([b for _, b in rate], digits=0), spread([_ratio(a, b) for a, b in rate], "x"))
@@ -295,6 +333,22 @@ def add_rows(table: Table, pairs: list[tuple[ChildRun, ChildRun]], customers: in
         table.add(section, f"RSS growth per wave of {customers}, MiB",
                   spread([a for a, _ in growth], digits=1),
                   spread([b for _, b in growth], digits=1))
+    others = min(FAIR_OTHERS, customers - 1)
+    if others > 0:
+        for name, fraction in (("p50", 0.5), ("p99", 0.99)):
+            alone = [(percentile(a.alone, fraction), percentile(b.alone, fraction))
+                     for a, b in pairs]
+            behind = [(percentile(a.fair, fraction), percentile(b.fair, fraction))
+                      for a, b in pairs]
+            table.add("fair order", f"{others} customers ask at once, first reply {name}, s",
+                      spread([a for a, _ in alone]), spread([b for _, b in alone]),
+                      spread([_ratio(a, b) for a, b in alone], "x"))
+            table.add("fair order", f"  the same behind one customer's {FAIR_BURST} "
+                      f"questions, {name}, s", spread([a for a, _ in behind]),
+                      spread([b for _, b in behind]),
+                      "Balie behind/alone " + spread(
+                          [_ratio(a, b) for (_, a), (_, b) in zip(alone, behind, strict=True)],
+                          "x"))
     polls = [(a.first_poll, b.first_poll) for a, b in pairs]
     table.add("start-up", "spawn to first getUpdates, s", spread([a for a, _ in polls]),
               spread([b for _, b in polls]), spread([_ratio(a, b) for a, b in polls], "x"))

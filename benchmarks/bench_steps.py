@@ -98,8 +98,9 @@ async def _install(subject: Subject, counter: Counter_) -> None:
     for connection in connections.values():
         await connection.set_trace_callback(counter.trace)
         counter.wrap(connection)
-    if database._inline is not None:  # single-row reads in the loop's thread: no round trip
-        database._inline.set_trace_callback(counter.trace)
+    inline = getattr(database, "_inline", None)  # single-row reads in the loop's thread
+    if inline is not None:
+        inline.set_trace_callback(counter.trace)
 
 
 async def durable(subject: Subject, update: Update) -> None:
@@ -108,7 +109,9 @@ async def durable(subject: Subject, update: Update) -> None:
     intake = subject.app.intake
     payload = update.model_dump_json(exclude_none=True, by_alias=True)
     await intake.inbox.record([(update.update_id, payload)])
-    intake._parsed[update.update_id] = update  # as `Intake.run` keeps what getUpdates parsed
+    parsed = getattr(intake, "_parsed", None)  # as `Intake.run` keeps what getUpdates parsed
+    if parsed is not None:
+        parsed[update.update_id] = update
     await intake._handle(InboxUpdate(update.update_id, json.loads(payload), 0))
     await subject.app.worker.deliver_due()
 

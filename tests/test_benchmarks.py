@@ -17,7 +17,8 @@ def test_python_m_benchmarks_prints_the_whole_table(capsys: pytest.CaptureFixtur
                        "--tickets", "300", "--creates", "5", "--startup-runs", "1"]) == 0
     out = capsys.readouterr().out
     for measure in ("bot CPU per update", "latency p99 in the burst", "throughput",
-                    "RSS after 6 customers mid-dialog", "RSS growth per wave",
+                    "RSS after 6 customers mid-dialog", "RSS growth per wave", "fair order",
+                    "Bot API calls per update, question",
                     "spawn to first getUpdates", "import time", "CPU per update, ms (guide",
                     "form step: text: statements", "file the request", "10x (",
                     "ticket creates per second", "queue at 300 tickets, open, ms"):
