@@ -113,7 +113,16 @@ async def durable(subject: Subject, update: Update) -> None:
     if parsed is not None:
         parsed[update.update_id] = update
     await intake._handle(InboxUpdate(update.update_id, json.loads(payload), 0))
-    await subject.app.worker.deliver_due()
+    await deliver(subject)
+
+
+async def deliver(subject: Subject) -> None:
+    """What the outbox worker does when a commit woke it (it is not woken otherwise)."""
+    assert subject.app is not None
+    outbox = subject.app.services.outbox
+    if outbox.wakeup.is_set():
+        outbox.wakeup.clear()
+        await subject.app.worker.deliver_due()
 
 
 def _update(feeder: Feeder, kind: str, what: str) -> Update:
@@ -157,7 +166,7 @@ async def run(runs: int) -> StepsResult:
                             InboxUpdate(update.update_id, json.loads(payload), 0))
                         result.counts.setdefault(label, []).append(counter.now)
                         counter.now = Counts()
-                        await balie.app.worker.deliver_due()
+                        await deliver(balie)
                         counter.active = False
                         result.worker.setdefault(label, []).append(counter.now)
                         continue
@@ -202,8 +211,9 @@ def add_rows(table: Table, result: StepsResult) -> None:
     for label, counts in result.counts.items():
         worker = _medians(result.worker.get(label, []))
         target = "≤ 3 / 1" if label.startswith("form step") else ""
+        woken = "" if worker == "0 / 0 / 0" else f" (+ outbox worker {worker})"
         table.add(section, f"{label}: statements / write tx / round trips", "",
-                  f"{_medians(counts)} (+ outbox worker {worker})", target)
+                  f"{_medians(counts)}{woken}", target)
     record = result.record
     table.add(section, "recording an update in the inbox (once per fetched batch)", "",
               f"{record.statements} / {record.transactions} / {record.round_trips}")
