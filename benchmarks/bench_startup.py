@@ -24,12 +24,13 @@ def _seconds(code: str) -> float:
 
 
 def imports(runs: int) -> list[tuple[float, float, float]]:
-    """(interpreter alone, bare aiogram, Balie) seconds per run."""
+    """(interpreter alone, bare aiogram, Balie) seconds per run; the interpreter alone only
+    when there is more than one run (it is context, and a tiny run is about speed)."""
     if runs > 1:
         _seconds(BALIE)  # warm the file cache
     found = []
     for _ in range(runs):
-        found.append((_seconds("pass"), _seconds(BARE), _seconds(BALIE)))
+        found.append((_seconds("pass") if runs > 1 else 0.0, _seconds(BARE), _seconds(BALIE)))
     return found
 
 
