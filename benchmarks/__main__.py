@@ -40,8 +40,8 @@ class Sizes:
 
 FULL = Sizes(customers=1000, waves=2, repeats=3, step_runs=5, factors=(1, 10, 100, 1000),
              questions=300, matcher_rounds=3, tickets=100_000, creates=1000, startup_runs=7)
-QUICK = Sizes(customers=150, waves=2, repeats=2, step_runs=3, factors=(1, 10, 100, 1000),
-              questions=60, matcher_rounds=2, tickets=100_000, creates=200, startup_runs=3)
+QUICK = Sizes(customers=100, waves=2, repeats=2, step_runs=3, factors=(1, 10, 100, 1000),
+              questions=40, matcher_rounds=2, tickets=100_000, creates=200, startup_runs=2)
 
 
 def matcher_rows(table: Table, sizes: Sizes) -> None:
