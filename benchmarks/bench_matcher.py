@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -88,3 +89,44 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- for `python -m benchmarks`: p50, p99 and the first call per size ---------------------------
+
+
+def latency(factors: list[int], questions_per_size: int, rounds: int = 3,
+            max_seconds: float = 20.0) -> list[dict[str, Any]]:
+    """Per size: variants, build seconds, the first question on a fresh matcher, and p50/p99
+    of the following ones (each question timed alone) in each of `rounds` rounds. A round
+    stops early after `max_seconds` of matching, so the 1,000x run stays bounded."""
+    from benchmarks.stats import percentile
+
+    base = KnowledgeBase.load()
+    questions = [c.question for f in (TUNING_FILE, HELDOUT_FILE) for c in read_cases(f)]
+    questions += ["x" * 10_000, "hoe zeg ik mijn hosting op " * 400]
+    rows: list[dict[str, Any]] = []
+    for factor in factors:
+        kb = scaled_kb(base, factor)
+        start = time.perf_counter()
+        matcher = Matcher(kb)
+        build = time.perf_counter() - start
+        start = time.perf_counter()
+        matcher.match("hoe zeg ik mijn hosting op")
+        first = time.perf_counter() - start
+        p50s, p99s = [], []
+        for _ in range(rounds):
+            times: list[float] = []
+            budget = time.perf_counter() + max_seconds
+            for number in range(questions_per_size):
+                question = questions[number % len(questions)]
+                start = time.perf_counter()
+                matcher.match(question)
+                times.append(time.perf_counter() - start)
+                if time.perf_counter() > budget:
+                    break
+            p50s.append(percentile(times, 0.5))
+            p99s.append(percentile(times, 0.99))
+        rows.append({"factor": factor, "variants": matcher.variant_count, "build": build,
+                     "first": first, "p50": statistics.median(p50s), "p50s": p50s,
+                     "p99": statistics.median(p99s), "p99s": p99s})
+    return rows

@@ -86,22 +86,29 @@ class SQLiteStorage(BaseStorage):
 
     async def flush(self, unit: UpdateUnit) -> None:
         """Write what the unit changed (inside the caller's transaction)."""
+        async with self.database.transaction() as connection:
+            for sql, params in self.changes(unit):
+                await connection.execute(sql, params)
+
+    def changes(self, unit: UpdateUnit) -> list[tuple[str, tuple[Any, ...]]]:
+        """The statements that write what the unit changed: none for a key it only read."""
+        statements: list[tuple[str, tuple[Any, ...]]] = []
         for key, row in unit.fsm.items():
             if row == unit.fsm_loaded.get(key):
                 continue
             params = _key(key)
-            async with self.database.transaction() as connection:
-                if row[0] is None and row[1] == "{}":
-                    await connection.execute(f"DELETE FROM fsm_state WHERE {_KEY}", params)
-                    continue
-                await connection.execute(
-                    """INSERT INTO fsm_state (bot_id, chat_id, user_id, thread_id,
-                            business_connection_id, destiny, state, data, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT DO UPDATE SET state = excluded.state, data = excluded.data,
-                            updated_at = excluded.updated_at""",
-                    (*params, row[0], row[1], utcnow()),
-                )
+            if row[0] is None and row[1] == "{}":
+                statements.append((f"DELETE FROM fsm_state WHERE {_KEY}", params))
+                continue
+            statements.append((
+                """INSERT INTO fsm_state (bot_id, chat_id, user_id, thread_id,
+                        business_connection_id, destiny, state, data, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT DO UPDATE SET state = excluded.state, data = excluded.data,
+                        updated_at = excluded.updated_at""",
+                (*params, row[0], row[1], utcnow()),
+            ))
+        return statements
 
     async def close(self) -> None:
         """The database belongs to the application, which closes it."""

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import json
 import logging
+import sys
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -50,6 +52,8 @@ class UnitMiddleware(BaseMiddleware):
         self.storage = storage
         self.inbox = inbox
         self.outbox = outbox
+        self._waiting: list[tuple[UpdateUnit, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def __call__(
         self,
@@ -71,14 +75,65 @@ class UnitMiddleware(BaseMiddleware):
         return result
 
     async def commit(self, unit: UpdateUnit) -> None:
+        """Group commit: the units that finish while a commit is being written wait for the
+        next one and are written together, each with its own state and "done" (one write
+        transaction for many updates in a burst; no waiting at all when it is quiet)."""
         if not unit.open:
             return
-        async with self.database.transaction():
-            await self.storage.flush(unit)
-            for notice in unit.later:
-                await self.outbox.put(notice)
-            await self.inbox.mark_done(unit.update_id)
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((unit, done))
+        if self._committer is None or self._committer.done():
+            # a context of its own: not the first unit's (current_unit, an open transaction)
+            self._committer = asyncio.create_task(self._commit_waiting(),
+                                                  context=contextvars.Context())
+        await done
         unit.open = False
+
+    async def _commit_waiting(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self._write(unit for unit, _ in group)
+            except Exception:
+                if len(group) == 1:
+                    _settle(group, sys.exc_info()[1])
+                    continue
+                for single in group:  # one bad update must not fail the others
+                    try:
+                        await self._write([single[0]])
+                    except Exception as error:
+                        _settle([single], error)
+                    else:
+                        _settle([single], None)
+            else:
+                _settle(group, None)
+
+    async def _write(self, units: Iterable[UpdateUnit]) -> None:
+        units = list(units)
+        if not any(unit.later for unit in units):  # the usual case: state and done only
+            statements = []
+            for unit in units:
+                statements.extend(self.storage.changes(unit))
+                statements.append(self.inbox.done(unit.update_id))
+            await self.database.write(statements)
+            return
+        async with self.database.transaction():
+            for unit in units:
+                await self.storage.flush(unit)
+                for notice in unit.later:
+                    await self.outbox.put(notice)
+                await self.inbox.mark_done(unit.update_id)
+
+
+def _settle(group: list[tuple[UpdateUnit, asyncio.Future[None]]],
+            error: BaseException | None) -> None:
+    for _, done in group:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 def chat_key(payload: dict[str, Any]) -> tuple[int, int]:
@@ -117,6 +172,7 @@ class Intake:
         self.workflow_data = workflow_data or {}
         self._slots = asyncio.Semaphore(concurrency)
         self._queues: dict[tuple[int, int], deque[InboxUpdate]] = {}
+        self._parsed: dict[int, Update] = {}  # fetched this run: the Update getUpdates gave
         self._workers: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._poll: asyncio.Task[Any] | None = None
@@ -159,6 +215,7 @@ class Intake:
             offset = updates[-1].update_id + 1
             for update, (_, payload) in zip(updates, batch, strict=True):
                 if update.update_id in new:
+                    self._parsed[update.update_id] = update  # not parsed a second time
                     self._enqueue(InboxUpdate(update.update_id, json.loads(payload), 0))
                 else:
                     log.debug("update %d was fetched before; not handled again",
@@ -206,7 +263,8 @@ class Intake:
         unit = UpdateUnit(pending.update_id)
         token = current_unit.set(unit)
         try:
-            update = Update.model_validate(pending.payload, context={"bot": self.bot})
+            update = self._parsed.pop(pending.update_id, None) or Update.model_validate(
+                pending.payload, context={"bot": self.bot})
             await self.dispatcher.feed_update(self.bot, update, **self.workflow_data)
         except Exception as error:
             log.error("update %d failed", pending.update_id, exc_info=error)

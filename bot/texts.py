@@ -68,25 +68,33 @@ def amount_filter(context: Context, value: object) -> str:
 
 
 class Texts:
-    """The templates of all languages, loaded once, with the provider's settings as globals."""
+    """The templates of all languages, loaded once, with the provider's settings as globals.
 
-    def __init__(self, globals_: Mapping[str, Any], folder: Path = TEMPLATES) -> None:
+    A template is compiled on first use and then kept: the files are not checked for changes
+    on every lookup (`auto_reload=True` does that, for editing texts while the bot runs). A
+    label without template syntax is kept as its text and not rendered at all."""
+
+    def __init__(self, globals_: Mapping[str, Any], folder: Path = TEMPLATES, *,
+                 auto_reload: bool = False) -> None:
         self.folder = folder
+        self.auto_reload = auto_reload
         self._globals = dict(globals_)
         self._envs = {lang: self._environment(folder / lang, autoescape=True) for lang in LANGUAGES}
         self._plain = Environment(autoescape=False, undefined=StrictUndefined)
         self._plain.globals.update(self._globals)
-        self._labels: dict[str, dict[str, Template]] = {}
+        self._labels: dict[str, dict[str, Template | str]] = {}
         for lang in LANGUAGES:
-            labels: dict[str, Template] = {}
+            labels: dict[str, Template | str] = {}
             for file in sorted((folder / lang).rglob("labels.toml")):
                 raw = tomllib.loads(file.read_text(encoding="utf-8"))
                 for key, text in _flat(raw):
                     if key in labels:
                         raise ValueError(f"{file}: label {key} is defined twice")
-                    labels[key] = self._plain.from_string(text)
+                    labels[key] = (self._plain.from_string(text) if _is_template(text)
+                                   else text.strip())
             self._labels[lang] = labels
         self._strings: dict[tuple[str, str], Template] = {}
+        self._templates: dict[tuple[str, str], Template] = {}
         self._names = {
             lang: frozenset(name.removesuffix(".j2") for name in env.list_templates(
                 filter_func=lambda name: name.endswith(".j2")))
@@ -96,6 +104,7 @@ class Texts:
     def _environment(self, folder: Path, *, autoescape: bool) -> Environment:
         env = Environment(
             loader=FileSystemLoader(folder),
+            auto_reload=self.auto_reload,
             autoescape=select_autoescape(default=autoescape, default_for_string=autoescape),
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -108,7 +117,11 @@ class Texts:
         return env
 
     def render(self, lang: str, template_name: str, /, **context: Any) -> str:
-        template = self._envs[lang].get_template(f"{template_name}.j2")
+        template = None if self.auto_reload else self._templates.get((lang, template_name))
+        if template is None:
+            template = self._envs[lang].get_template(f"{template_name}.j2")
+            if not self.auto_reload:
+                self._templates[lang, template_name] = template
         return template.render(lang=lang, **context).strip()
 
     def render_string(self, lang: str, source: str, **context: Any) -> str:
@@ -119,7 +132,10 @@ class Texts:
         return template.render(lang=lang, **context).strip()
 
     def label(self, lang: str, key: str, /, **context: Any) -> str:
-        return self._labels[lang][key].render(lang=lang, **context).strip()
+        label = self._labels[lang][key]
+        if isinstance(label, str):
+            return label
+        return label.render(lang=lang, **context).strip()
 
     def has_template(self, lang: str, template_name: str) -> bool:
         return template_name in self._names[lang]
@@ -150,6 +166,11 @@ class Translator:
     def string(self, source: str, **context: Any) -> str:
         return self.texts.render_string(self.lang, source, **context)
 
+
+
+def _is_template(text: str) -> bool:
+    """Whether a label needs Jinja2 at all (variables, tags or comments)."""
+    return "{{" in text or "{%" in text or "{#" in text
 
 
 def _flat(table: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

@@ -34,20 +34,18 @@ class QuestionLog:
     async def record(self, customer_id: int, text: str, match: Match, *,
                      update_id: int | None = None) -> int:
         """Log a question; the same update (handled again after a crash) is logged once."""
-        async with self.database.transaction() as connection:
-            cursor = await connection.execute(
-                """INSERT OR IGNORE INTO questions (customer_id, language, text, normalised,
-                       article, score, band, update_id, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (customer_id, match.lang, text[:1000],
-                 normalise(text[:1000])[:300] or text.strip()[:300],
-                 match.article, match.score, match.band, update_id, utcnow()),
-            )
-            if cursor.rowcount:
-                return int(cursor.lastrowid or 0)
-            async with connection.execute(
-                    "SELECT id FROM questions WHERE update_id = ?", (update_id,)) as found:
-                row = await found.fetchone()
+        inserted, question_id = await self.database.insert(
+            """INSERT OR IGNORE INTO questions (customer_id, language, text, normalised,
+                   article, score, band, update_id, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (customer_id, match.lang, text[:1000],
+             normalise(text[:1000])[:300] or text.strip()[:300],
+             match.article, match.score, match.band, update_id, utcnow()),
+        )
+        if inserted:
+            return question_id
+        row = await self.database.fetchone(
+            "SELECT id FROM questions WHERE update_id = ?", (update_id,))
         return int(row[0]) if row is not None else 0
 
     async def last(self, customer_id: int) -> tuple[str, str | None] | None:

@@ -4,7 +4,11 @@ Writes go through one connection, one transaction at a time (`transaction()`); a
 called inside an open transaction of the same task joins it instead of waiting for itself, so
 "ticket + audit event + message to send" is one transaction however the stores are composed.
 Reads outside a transaction use a second connection and see only committed data (WAL): all
-that committed before the read began (each read runs whole, so none pins an older snapshot).
+that committed before the read began (each read runs whole, so none pins an older snapshot); a
+single-row read (`fetchone`, a lookup by key that takes microseconds) runs on a third,
+plain connection in the event loop's own thread, because a hop to aiosqlite's thread and back
+costs far more than the lookup. It never waits for a lock there: when SQLite says busy, the read
+is made in the reader's thread instead.
 """
 
 from __future__ import annotations
@@ -12,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def utcnow() -> str:
@@ -63,6 +69,7 @@ class Database:
                  ) -> None:
         self.connection = writer
         self._reader = reader or writer
+        self._inline: sqlite3.Connection | None = None  # for fetchone, in this thread
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -76,6 +83,7 @@ class Database:
         except (sqlite3.Error, OSError) as error:
             raise DatabaseError(f"cannot open the database {path}: {error}") from None
         reader: aiosqlite.Connection | None = None
+        inline: sqlite3.Connection | None = None
         try:
             writer.row_factory = aiosqlite.Row
             await writer.execute("PRAGMA journal_mode=WAL")
@@ -90,14 +98,20 @@ class Database:
                     await reader.execute(pragma)
                 await reader.execute("PRAGMA query_only=ON")
                 database._reader = reader
+                database._inline = inline = _inline_reader(str(path))
         except sqlite3.Error as error:
             await writer.close()
             if reader is not None:
                 await reader.close()
+            if inline is not None:
+                inline.close()
             raise DatabaseError(f"cannot use the database {path}: {error}") from None
         return database
 
     async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         if self._reader is not self.connection:
             await self._reader.close()
         await self.connection.close()
@@ -155,6 +169,30 @@ class Database:
         for callback in transaction.after_commit:
             callback()
 
+    async def write(self, statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+        """The statements in one write transaction, sent to the database thread as one piece
+        (BEGIN IMMEDIATE … COMMIT there: one hop instead of one per statement). Inside an open
+        transaction of this task they join it."""
+        if self._joined() is not None:
+            for sql, params in statements:
+                await self.connection.execute(sql, params)
+            return
+        if not statements:
+            return
+        async with self._write_lock:
+            await self.connection._execute(_write, self.connection._conn, statements)
+
+    async def insert(self, sql: str, params: tuple[object, ...] = ()) -> tuple[int, int]:
+        """One INSERT in a write transaction of its own, in one hop to the database thread;
+        returns (rows inserted, last row id). Inside an open transaction it joins that one."""
+        if self._joined() is not None:
+            cursor = await self.connection.execute(sql, params)
+            return int(cursor.rowcount or 0), int(cursor.lastrowid or 0)
+        async with self._write_lock:
+            rows, row_id = await self.connection._execute(
+                _insert, self.connection._conn, sql, params)
+        return int(rows), int(row_id)
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the current transaction commits (at once outside one)."""
         transaction = self._joined()
@@ -175,12 +213,76 @@ class Database:
     # item it had just marked sent as pending still, and sent it twice).
 
     async def fetchall(self, sql: str, params: tuple[object, ...] = ()) -> list[aiosqlite.Row]:
+        """One hop to the database thread (execute, fetch and close there), not three."""
         return list(await self._read_connection().execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
-        """The first row (for queries of one row: all rows are read, in the same job)."""
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
+        """One hop to the database thread, like `fetchall`: each hop costs a thread switch
+        and an event-loop wake-up, which cost more than the SQL itself."""
+        if self._inline is not None and self._joined() is None:
+            try:
+                return _fetchone(self._inline, sql, params)
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+        connection = self._read_connection()
+        row: aiosqlite.Row | None = await connection._execute(
+            _fetchone, connection._conn, sql, params)
+        return row
+
+
+def _write(connection: sqlite3.Connection,
+           statements: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+    """Runs in aiosqlite's thread: one transaction, rolled back on any error."""
+    def write() -> None:
+        for sql, params in statements:
+            connection.execute(sql, params).close()
+    _in_transaction(connection, write)
+
+
+def _insert(connection: sqlite3.Connection, sql: str, params: tuple[object, ...]
+            ) -> tuple[int, int]:
+    """Runs in aiosqlite's thread."""
+    def insert() -> tuple[int, int]:
+        cursor = connection.execute(sql, params)
+        try:
+            return cursor.rowcount, cursor.lastrowid or 0
+        finally:
+            cursor.close()
+    return _in_transaction(connection, insert)
+
+
+def _in_transaction(connection: sqlite3.Connection, work: Callable[[], _T]) -> _T:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = work()
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return result
+
+
+def _inline_reader(path: str) -> sqlite3.Connection:
+    """A read-only connection for the event loop's thread that never waits for a lock."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    for pragma in _PRAGMAS:
+        connection.execute(pragma)
+    connection.execute("PRAGMA busy_timeout=0")
+    connection.execute("PRAGMA query_only=ON")
+    return connection
+
+
+def _fetchone(connection: sqlite3.Connection, sql: str, params: tuple[object, ...]
+              ) -> sqlite3.Row | None:
+    """Runs in aiosqlite's thread."""
+    cursor = connection.execute(sql, params)
+    try:
+        row: sqlite3.Row | None = cursor.fetchone()
+        return row
+    finally:
+        cursor.close()
 
 
 def statements(sql: str) -> list[str]:

@@ -63,8 +63,13 @@ class Inbox:
     async def mark_done(self, update_id: int) -> None:
         """Joins the caller's transaction (the one that writes the update's state)."""
         async with self.database.transaction() as connection:
-            await connection.execute(
-                "UPDATE inbox SET state = 'done', handled_at = ?, error = NULL "
+            await connection.execute(*self.done(update_id))
+
+    @staticmethod
+    def done(update_id: int) -> tuple[str, tuple[object, ...]]:
+        """The statement that marks an update done, for a caller that writes it together with
+        the update's state (`Database.write`)."""
+        return ("UPDATE inbox SET state = 'done', handled_at = ?, error = NULL "
                 "WHERE update_id = ?", (utcnow(), update_id))
 
     async def mark_failed(self, update_id: int, error: str) -> None:

@@ -54,6 +54,9 @@ class TicketStore:
     def __init__(self, database: Database, *, reopen_days: int = 7) -> None:
         self.database = database
         self.reopen_days = reopen_days
+        # Customers chatting live, read once and again after each change of `live` (this
+        # process is the only one that changes it): an ordinary message costs no query.
+        self._live_customers: frozenset[int] | None = None
 
     async def create(
         self,
@@ -246,8 +249,21 @@ class TicketStore:
 
     # --- live chat --------------------------------------------------------------------------
 
+    async def is_live(self, customer_id: int) -> bool:
+        """Whether this customer is chatting live (from memory, after the first look)."""
+        if self._live_customers is None:
+            rows = await self.database.fetchall(
+                "SELECT DISTINCT customer_id FROM tickets WHERE live = 1")
+            self._live_customers = frozenset(int(row[0]) for row in rows)
+        return customer_id in self._live_customers
+
+    def _forget_live(self) -> None:
+        self._live_customers = None
+
     async def live_chat_of(self, customer_id: int) -> Ticket | None:
         """The ticket this customer is chatting on live, if any."""
+        if not await self.is_live(customer_id):
+            return None
         row = await self.database.fetchone(
             "SELECT * FROM tickets WHERE customer_id = ? AND live = 1 ORDER BY id DESC LIMIT 1",
             (customer_id,))
@@ -267,6 +283,8 @@ class TicketStore:
             if reason:
                 detail["reason"] = reason
             await _event(connection, ticket_id, actor, "live", detail, now)
+            self.database.after_commit(self._forget_live)
+            self._forget_live()  # (read inside this transaction: this change included)
             return await self.get(ticket_id)
 
     async def unanswered_live_chats(self, since: str) -> builtins.list[Ticket]:
