@@ -31,7 +31,7 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from aiogram import F, Router
 from aiogram.filters import StateFilter
@@ -40,6 +40,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Button, Conversation, keyboard
+from bot.services import Services
 from storage.outbox import Notice
 from tickets.models import Category, Priority, Ticket
 
@@ -164,6 +165,7 @@ class Outcome:
     buttons: Sequence[Sequence[Button]] = ()
     # What follows, e.g. another form; gets the message to edit when no text was shown.
     then: Callable[[Message | None], Awaitable[None]] | None = None
+    to_menu: bool = False  # then the main menu (the registry's `on_menu`)
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ class FormRun:
     message_id: int | None = None  # the message showing the current step
 
     @property
-    def services(self) -> Any:
+    def services(self) -> Services:
         return self.conv.services
 
     def to_data(self) -> Values:
@@ -247,10 +249,40 @@ def longest_button(form: Form) -> str:
     return pack(form, max(codes, key=len), "pick", "x" * VALUE_LIMIT, "x" * RUN_TAG)
 
 
+ShowScreen = Callable[[Conversation, Message | None], Awaitable[None]]
+
+
+class FreeTextAnswerer(Protocol):
+    """Answers a typed question; True when it said something worth saying. Inside a dialog
+    (`in_dialog`) it stays silent on small talk and unknown questions, so the dialog can
+    simply ask again."""
+
+    def __call__(
+        self, conv: Conversation, text: str, *, in_dialog: bool = False
+    ) -> Awaitable[bool]: ...
+
+
 class FormRegistry:
-    def __init__(self, on_stop: Callable[[Conversation, Message | None], Awaitable[None]]) -> None:
+    """The forms the mechanism runs, and what its handlers need from the rest of the bot:
+    where a customer lands after Stop (`on_stop`) or when a form ends in the menu
+    (`on_menu`, by default `on_stop`), who answers a question typed mid-form, and what the
+    dialogs do when a customer leaves one (`on_leave`, before the state is cleared)."""
+
+    def __init__(self, on_stop: ShowScreen, *, on_menu: ShowScreen | None = None,
+                 answer: FreeTextAnswerer | None = None,
+                 on_leave: Callable[[Conversation], Awaitable[None]] | None = None) -> None:
         self.forms: dict[str, Form] = {}
-        self.on_stop = on_stop  # shows where a customer lands after Stop (the menu)
+        self.on_stop = on_stop
+        self.on_menu = on_menu or on_stop
+        self.answer = answer
+        self.on_leave = on_leave
+
+    async def stop(self, conv: Conversation, edit: Message | None) -> None:
+        """The customer leaves the form (Stop, or a form that no longer exists)."""
+        if self.on_leave is not None:
+            await self.on_leave(conv)
+        await leave(conv)
+        await self.on_stop(conv, edit)
 
     def add(self, form: Form) -> Form:
         """Register a form, after checking what would otherwise fail in front of a customer:
@@ -577,7 +609,9 @@ async def file_ticket(
     return ticket
 
 
-async def finish(run: FormRun, outcome: Outcome, *, edit: Message | None) -> None:
+async def finish(
+    run: FormRun, outcome: Outcome, registry: FormRegistry, *, edit: Message | None
+) -> None:
     await run.conv.state.clear()
     if outcome.template:
         context = {"values": answered(run), "labels": chosen_labels(run), **outcome.context}
@@ -586,6 +620,8 @@ async def finish(run: FormRun, outcome: Outcome, *, edit: Message | None) -> Non
         edit = None
     if outcome.then is not None:
         await outcome.then(edit)
+    if outcome.to_menu:
+        await registry.on_menu(run.conv, edit)
 
 
 def router(registry: FormRegistry) -> Router:
@@ -610,17 +646,15 @@ def router(registry: FormRegistry) -> Router:
             return
         await query.answer()
         if callback_data.action == "stop":
-            await leave(conv)
-            await registry.on_stop(conv, edit)
+            await registry.stop(conv, edit)
             return
-        await _press(run, callback_data, edit)
+        await _press(run, callback_data, registry, edit)
 
     @forms.message(StateFilter(FormStates.active), F.text)
     async def on_text(message: Message, conv: Conversation) -> None:
         run = await load_run(conv, registry)
         if run is None:  # a dialog that no longer exists: never leave the customer unanswered
-            await leave(conv)
-            await registry.on_stop(conv, None)
+            await registry.stop(conv, None)
             return
         await run.disarm()
         text = message.text or ""
@@ -635,7 +669,7 @@ def router(registry: FormRegistry) -> Router:
                 return
             await _accept(run, step, text, edit=None)
             return
-        answer = conv.services.answer_free_text
+        answer = registry.answer
         if answer is None or not await answer(conv, text, in_dialog=True):
             await conv.say(conv.t("form/use_buttons"))
         await _show(run, edit=None)
@@ -644,8 +678,7 @@ def router(registry: FormRegistry) -> Router:
     async def on_other(message: Message, conv: Conversation) -> None:
         run = await load_run(conv, registry)
         if run is None:
-            await leave(conv)
-            await registry.on_stop(conv, None)
+            await registry.stop(conv, None)
             return
         await conv.say(conv.t("form/text_only"))
         await _show(run, edit=None)
@@ -653,7 +686,9 @@ def router(registry: FormRegistry) -> Router:
     return forms
 
 
-async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
+async def _press(
+    run: FormRun, callback: FormCb, registry: FormRegistry, edit: Message | None
+) -> None:
     if callback.action == "back":
         while run.history:
             run.step = run.history.pop()
@@ -678,7 +713,7 @@ async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
             return
         _recompute(run)
         outcome = await run.form.submit(run, callback.value)
-        await finish(run, outcome, edit=edit)
+        await finish(run, outcome, registry, edit=edit)
         return
     if run.step == SUMMARY:
         await _show(run, edit=edit)
