@@ -174,9 +174,11 @@ def build_dispatcher(
 def customer_router(dialogs: Dialogs) -> Router:
     customers = Router(name="customers")
     customers.message.filter(F.chat.type == "private")
+    customers.edited_message.filter(F.chat.type == "private")
     customers.callback_query.filter(F.message.chat.type == "private")
     conversation = ConversationMiddleware()
     customers.message.outer_middleware(conversation)
+    customers.edited_message.outer_middleware(conversation)
     customers.callback_query.outer_middleware(conversation)
     for dialog in dialogs.declared:
         customers.include_router(dialog.router())
@@ -190,6 +192,7 @@ def ignored_router() -> Router:
     ignored = Router(name="ignored")
 
     @ignored.message()
+    @ignored.edited_message()
     @ignored.callback_query()
     @ignored.channel_post()
     async def on_elsewhere(event: TelegramObject, event_from_user: User | None = None) -> None:

@@ -74,6 +74,7 @@ VALUE_LIMIT = 24  # bytes of an option's value in callback data
 CODE_LENGTH = 3  # characters of a derived code
 _CODE = re.compile(r"^[a-z0-9]{1,4}$")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+TYPED_KEPT = 30  # answered messages remembered per run (for edits)
 SHARED = "steps"  # the folder (templates) and table (labels) of steps that forms share
 
 
@@ -208,6 +209,10 @@ class FormRun:
     run_id: str
     editing: bool = False
     message_id: int | None = None  # the message showing the current step
+    # The customer's messages that answered a text step (message id -> step), and the id
+    # of the last message they typed in this run: an edit of that one re-takes its answer.
+    typed: dict[str, str] = field(default_factory=dict)
+    last_typed: int | None = None
 
     @property
     def services(self) -> Services:
@@ -217,7 +222,7 @@ class FormRun:
         return {
             "form": self.form.name, "step": self.step, "values": self.values,
             "history": self.history, "run_id": self.run_id, "editing": self.editing,
-            "message_id": self.message_id,
+            "message_id": self.message_id, "typed": self.typed, "last_typed": self.last_typed,
         }
 
     @property
@@ -384,7 +389,8 @@ async def load_run(conv: Conversation, registry: FormRegistry) -> FormRun | None
         return None
     return FormRun(form, conv, data["step"], dict(data.get("values", {})),
                    list(data.get("history", [])), data.get("run_id", ""),
-                   bool(data.get("editing", False)), data.get("message_id"))
+                   bool(data.get("editing", False)), data.get("message_id"),
+                   dict(data.get("typed", {})), data.get("last_typed"))
 
 
 async def show_current(
@@ -657,22 +663,32 @@ def router(registry: FormRegistry) -> Router:
             await registry.stop(conv, None)
             return
         await run.disarm()
-        text = message.text or ""
-        if text.startswith("/"):  # the known commands were taken by the start router
-            await _show(run, edit=None, error=conv.t("form/unknown_command"))
+        run.last_typed = message.message_id
+        await _typed(run, registry, message.message_id, message.text or "")
+
+    @forms.edited_message(StateFilter(FormStates.active))
+    async def on_edited(message: Message, conv: Conversation) -> None:
+        """An edit of the last message typed, when it answered the current step or the one
+        just before it (nothing else happened since), re-takes that answer as if the new
+        text had been typed; an edit of anything older keeps what was answered, and says so."""
+        run = await load_run(conv, registry)
+        if run is None:
+            await registry.stop(conv, None)
             return
-        step = run.form.step(run.step) if run.step != SUMMARY else None
-        if step is not None and step.kind == "text":
-            if len(text) > step.max_length:
-                too_long = InvalidInput("too_long", limit=step.max_length)
-                await _show(run, edit=None, error=_invalid_text(run, step, too_long))
-                return
-            await _accept(run, step, text, edit=None)
+        await run.disarm()
+        answered_step = run.typed.get(str(message.message_id))
+        latest = message.message_id == run.last_typed and message.text is not None
+        if latest and answered_step is not None and answered_step != run.step and (
+                run.history and run.history[-1] == answered_step):
+            run.step = run.history.pop()  # back to the step that message answered
+            run.editing = True  # then on to the first step without an answer
+        if latest and answered_step == run.step:
+            await _typed(run, registry, message.message_id, message.text or "")
             return
-        answer = registry.answer
-        if answer is None or not await answer(conv, text, in_dialog=True):
-            await conv.say(conv.t("form/use_buttons"))
-        await _show(run, edit=None)
+        field_label = None
+        if answered_step is not None and answered_step in run.values:
+            field_label = conv.t.label(_label(run, field_labels(run.form, answered_step)))
+        await _show(run, edit=None, error=conv.t("form/edit_kept", field=field_label))
 
     @forms.message(StateFilter(FormStates.active))
     async def on_other(message: Message, conv: Conversation) -> None:
@@ -684,6 +700,29 @@ def router(registry: FormRegistry) -> Router:
         await _show(run, edit=None)
 
     return forms
+
+
+async def _typed(run: FormRun, registry: FormRegistry, message_id: int, text: str) -> None:
+    """What the customer typed (or changed by editing) while the form shows its step."""
+    conv = run.conv
+    if text.startswith("/"):  # the known commands were taken by the start router
+        await _show(run, edit=None, error=conv.t("form/unknown_command"))
+        return
+    step = run.form.step(run.step) if run.step != SUMMARY else None
+    if step is not None and step.kind == "text":
+        run.typed[str(message_id)] = step.name
+        while len(run.typed) > TYPED_KEPT:  # a flood does not grow the state without bound
+            del run.typed[next(iter(run.typed))]
+        if len(text) > step.max_length:
+            too_long = InvalidInput("too_long", limit=step.max_length)
+            await _show(run, edit=None, error=_invalid_text(run, step, too_long))
+            return
+        await _accept(run, step, text, edit=None)
+        return
+    answer = registry.answer
+    if answer is None or not await answer(conv, text, in_dialog=True):
+        await conv.say(conv.t("form/use_buttons"))
+    await _show(run, edit=None)
 
 
 async def _press(

@@ -124,6 +124,26 @@ class TelegramUser:
             extra, kind="document", text=caption or "", chat_id=chat_id, thread_id=thread_id
         )
 
+    async def edit(self, message_id: int, text: str) -> list[ShownMessage]:
+        """Edit one of this user's own text messages (an `edited_message` update); wait until
+        handled; return the bot messages sent or edited meanwhile."""
+        msg = self._message(self.id, message_id)
+        if msg.from_bot:
+            raise AssertionError(f"message {message_id} is the bot's, not {self.first_name}'s")
+        self._seq_before_action = self.tg.seq
+        msg.text = msg.plain = text
+        msg.edits += 1
+        raw = {**msg.raw, "text": text, "edit_date": int(time.time())}
+        raw.pop("entities", None)
+        msg.raw = raw
+        update_id = self.tg.push_update({"edited_message": raw})
+        await self._wait(update_id)
+        return self.seen_since_last_action()
+
+    def own_messages(self) -> list[ShownMessage]:
+        """What this user sent in their private chat with the bot, oldest first."""
+        return [m for m in self.tg.chat(self.id) if not m.from_bot]
+
     async def press(
         self,
         label: str,

@@ -125,6 +125,11 @@ def fallback_router() -> Router:
     async def on_other(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
         await show_menu(conv, dialogs.menu, intro="start/text_only")
 
+    @fallback.edited_message(F.chat.type == "private")
+    async def on_edited(message: Message, conv: Conversation) -> None:
+        """Outside a dialog there is no answer to re-take: what was sent stands."""
+        await conv.say(conv.t("start/edit_kept"))
+
     @fallback.callback_query()
     async def on_unknown_button(query: CallbackQuery, conv: Conversation) -> None:
         await query.answer(conv.t.label("form.stale"))
