@@ -605,7 +605,7 @@ async def file_ticket(
 
     def confirmation(ticket: Ticket) -> list[Notice]:
         text = conv.t(template, values=answered(run), ticket=ticket.id, **context)
-        return [conv.notice(text, buttons, edit=run.message_id)]
+        return conv.notices(text, buttons, edit=run.message_id)
 
     ticket, _created = await run.services.ticket_service.open_ticket(
         category=category, customer=conv.customer(email=email), subject=subject,
