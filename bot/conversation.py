@@ -198,6 +198,17 @@ class ConversationMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
+def on_its_message(query: CallbackQuery) -> bool:
+    """Whether the pressed data is a button of the message it came from (Telegram sends only
+    those; anything else was forged, or the message changed since)."""
+    message = query.message
+    if not isinstance(message, Message):
+        return True  # too old to be shown to the bot: nothing to compare
+    markup = message.reply_markup
+    return markup is not None and any(button.callback_data == query.data
+                                      for row in markup.inline_keyboard for button in row)
+
+
 def message_of(event: Message | CallbackQuery) -> Message | None:
     """The message a button was pressed on, when it can still be edited."""
     if isinstance(event, CallbackQuery):

@@ -10,7 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from pydantic import Field
 
-from bot.conversation import Button, Conversation, keyboard, message_of
+from bot.conversation import Button, Conversation, keyboard, message_of, on_its_message
 from bot.dialog import Dialog, Dialogs
 from bot.dialogs.start import resume
 from bot.forms import FreeTextAnswerer
@@ -178,7 +178,8 @@ def router() -> Router:
         knowledge, matcher, question_log = _parts(conv)
         menu = dialogs.menu_keys
         # Ids in button data are checked against the customer's own records before use.
-        if await question_log.owner(callback_data.question) != conv.user.id or (
+        if not on_its_message(query) or await question_log.owner(
+                callback_data.question) != conv.user.id or (
             callback_data.article and callback_data.article not in knowledge
         ):
             await query.answer(conv.t.label("form.stale"))
