@@ -26,7 +26,7 @@ from aiogram.types import (
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot import errors, forms, logs, staff
-from bot.config import Config
+from bot.config import Config, FloodConfig
 from bot.conversation import Conversation, ConversationMiddleware
 from bot.delivery import Limits, OutboxWorker
 from bot.dialog import Dialog, Dialogs, menu_of
@@ -39,6 +39,7 @@ from bot.notices import BotNotifier
 from bot.retry import RetryMiddleware
 from bot.services import Services
 from bot.texts import LANGUAGES, Texts
+from bot.throttle import ThrottleMiddleware
 from knowledge import dates
 from knowledge.kb import KnowledgeBase
 from knowledge.matcher import Matcher
@@ -161,7 +162,7 @@ def build_dispatcher(
     dispatcher.update.outer_middleware(
         UnitMiddleware(services.database, storage, Inbox(services.database), services.outbox))
 
-    dispatcher.include_router(customer_router(dialogs))
+    dispatcher.include_router(customer_router(dialogs, services.config.flood))
     staff_chat = services.config.telegram.staff_chat_id
     if staff_chat:
         dispatcher.include_router(staff.router(staff_chat))
@@ -171,13 +172,16 @@ def build_dispatcher(
     return dispatcher
 
 
-def customer_router(dialogs: Dialogs) -> Router:
+def customer_router(dialogs: Dialogs, flood: FloodConfig | None = None) -> Router:
+    flood = flood or FloodConfig()
     customers = Router(name="customers")
     customers.message.filter(F.chat.type == "private")
     customers.edited_message.filter(F.chat.type == "private")
     customers.callback_query.filter(F.message.chat.type == "private")
     conversation = ConversationMiddleware()
     customers.message.outer_middleware(conversation)
+    customers.message.outer_middleware(  # after the conversation
+        ThrottleMiddleware(flood.messages, flood.seconds))
     customers.edited_message.outer_middleware(conversation)
     customers.callback_query.outer_middleware(conversation)
     for dialog in dialogs.declared:

@@ -193,6 +193,13 @@ class LanguagesConfig(_Section):
     default: Language = "nl"
 
 
+class FloodConfig(_Section):
+    """More than `messages` messages within `seconds` from one customer is a flood."""
+
+    messages: Annotated[int, Field(ge=1, le=10_000)] = 20
+    seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+
+
 class Config(_Section):
     telegram: TelegramConfig = TelegramConfig()
     storage: StorageConfig = StorageConfig()
@@ -201,6 +208,7 @@ class Config(_Section):
     office_hours: OfficeHoursConfig = OfficeHoursConfig()
     payment_arrangement: PaymentArrangementConfig = PaymentArrangementConfig()
     languages: LanguagesConfig = LanguagesConfig()
+    flood: FloodConfig = FloodConfig()
 
     @property
     def token(self) -> str:
