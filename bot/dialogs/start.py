@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
-from bot.conversation import Conversation, keyboard, message_of
+from bot.conversation import Conversation, keyboard, message_of, on_its_message
 from bot.dialog import Dialog, Dialogs
 from bot.forms import FormRegistry, load_run, show_current
 from bot.menu import MenuCb, MenuEntry
@@ -95,6 +95,9 @@ def router() -> Router:
     async def on_menu_entry(
         query: CallbackQuery, callback_data: MenuCb, conv: Conversation, dialogs: Dialogs
     ) -> None:
+        if not on_its_message(query):  # forged, or a second tap after the first opened it
+            await query.answer(conv.t.label("form.stale"))
+            return
         entry = dialogs.entry(callback_data.key)
         await query.answer()
         await dialogs.leave(conv)
