@@ -38,6 +38,7 @@ from bot.intake import Intake, UnitMiddleware
 from bot.notices import BotNotifier
 from bot.retry import RetryMiddleware
 from bot.services import Services
+from bot.staff.topics import TopicDesk
 from bot.texts import LANGUAGES, Texts
 from bot.throttle import ThrottleMiddleware
 from knowledge import dates
@@ -113,7 +114,12 @@ async def build_app(
     dispatcher = build_dispatcher(services, storage, CustomerIsolation(), dialogs)
     intake = Intake(dispatcher, bot, database, polling_timeout=config.telegram.polling_timeout,
                     allowed_updates=dispatcher.resolve_used_update_types())
-    worker = OutboxWorker(bot, outbox, limits=delivery_limits or Limits())
+    desk = None
+    if config.telegram.staff_chat_id:
+        desk = TopicDesk(config.telegram.staff_chat_id, services.ticket_service, texts,
+                         config.languages.default)
+    worker = OutboxWorker(bot, outbox, limits=delivery_limits or Limits(), topics=desk,
+                          on_refused=desk.refused if desk is not None else None)
     return App(config, bot, dispatcher, services, dialogs, storage, intake, worker)
 
 
@@ -254,6 +260,8 @@ async def run_polling(app: App, *, handle_signals: bool = True) -> None:
         if not app.config.telegram.staff_chat_id:
             log.warning("no staff group configured ([telegram] staff_chat_id): new tickets, "
                         "urgent ones included, are only in `balie tickets list`")
+        else:
+            await staff.check_staff_group(app.bot, app.config.telegram.staff_chat_id)
         await dispatcher.emit_startup(bot=app.bot, dispatcher=dispatcher, bots=[app.bot],
                                       **dispatcher.workflow_data)
         # Before the first update: otherwise the first date typed makes everybody wait.

@@ -139,37 +139,26 @@ def tickets_list(config_path: Path | None, as_json: bool, status: tuple[str, ...
 @click.option("--json", "as_json", is_flag=True, help="JSON with messages and events.")
 def tickets_show(ticket_id: int, config_path: Path | None, as_json: bool) -> None:
     """One ticket with its thread and audit trail."""
+    from bot.staff import ticket_view
+    from bot.texts import Texts
     from tickets.store import TicketNotFound
 
     async def fetch(store: Any) -> Any:
         return await store.get(ticket_id, full=True)
 
+    config = _config(config_path)
     try:
-        ticket = _with_store(_config(config_path), fetch)
+        ticket = _with_store(config, fetch)
     except TicketNotFound:
         click.echo(f"balie: no ticket #{ticket_id}", err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps(ticket.as_json(full=True), ensure_ascii=False, indent=2))
         return
-    customer = ticket.customer
-    click.echo(f"Ticket #{ticket.id}: {ticket.subject}")
-    click.echo(f"  category {ticket.category} · status {ticket.status} · priority "
-               f"{ticket.priority} · assignee {ticket.assignee or '-'}")
-    click.echo(f"  customer {customer.name} (@{customer.username or '-'}, id "
-               f"{customer.telegram_id}, {customer.language}, {customer.email or 'no e-mail'})")
-    click.echo(f"  created {ticket.created_at} · updated {ticket.updated_at}")
-    for key, value in ticket.fields.items():
-        click.echo(f"  {key}: {value}")
-    if ticket.messages:
-        click.echo("Messages:")
-        for message in ticket.messages:
-            click.echo(f"  [{message.created_at}] {message.author} {message.author_name}: "
-                       f"{message.text}")
-    click.echo("Events:")
-    for event in ticket.events:
-        click.echo(f"  [{event.created_at}] {event.actor} {event.action} "
-                   f"{json.dumps(event.detail, ensure_ascii=False)}")
+    texts = Texts({"provider": config.provider, "rules": config.rules})
+    shown = ticket_view.render(texts, config.languages.default, ticket, config.rules.timezone,
+                               full=True)
+    click.echo(ticket_view.plain(shown))
 
 
 @main.command("outbox")
@@ -251,8 +240,9 @@ def ask(config_path: Path | None, lang: str | None, as_json: bool, question: str
     from knowledge.kb import KnowledgeBase
     from knowledge.matcher import Matcher
 
-    _config(config_path)  # validated, so a broken config is reported here too
-    matcher = Matcher(KnowledgeBase.load())
+    config = _config(config_path)  # validated, so a broken config is reported here too
+    knowledge_base = KnowledgeBase.load()
+    matcher = Matcher(knowledge_base)
     if question == "-":
         for line in sys.stdin:  # one answer per input line, blank lines included
             click.echo(json.dumps(matcher.match(line.strip(), lang).as_json(),
@@ -262,14 +252,38 @@ def ask(config_path: Path | None, lang: str | None, as_json: bool, question: str
     if as_json:
         click.echo(json.dumps(match.as_json(), ensure_ascii=False))
         return
+    click.echo(_what_the_bot_says(config, knowledge_base, match, question))
+
+
+def _what_the_bot_says(config: Config, knowledge_base: Any, match: Any, question: str) -> str:
+    """`balie ask` without --json: a heading (band, article, score), then the reply as the
+    customer would see it in Telegram (as plain text, like `balie console`)."""
+    from bot.console import html_to_text
+    from bot.dialogs import DIALOGS
+    from bot.dialogs.question import ACTIONS, UNDERSTOOD_LIMIT
+    from bot.texts import Texts
+
+    t = Texts({"provider": config.provider, "rules": config.rules}).for_language(match.lang)
+    understood = match.understood[:UNDERSTOOD_LIMIT] if match.understood else None
     if match.smalltalk:
-        click.echo(f"small talk ({match.smalltalk}): no article")
+        heading = f"small talk ({match.smalltalk}): no article"
+        reply = t(f"question/smalltalk_{match.smalltalk}")
     elif match.band == "answer":
-        click.echo(f"answer: {match.article} (score {match.score})")
+        heading = f"answer: {match.article} (score {match.score})"
+        text = knowledge_base.articles[match.article].text(match.lang)
+        menu = {entry.key for dialog in DIALOGS for entry in dialog.entries}
+        actions = frozenset(action for action, key in ACTIONS.items() if key in menu)
+        reply = t("question/answer", title=text.title, understood=understood,
+                  body=t.string(text.body, actions=actions))
     elif match.band == "suggest":
-        click.echo(f"suggest: {', '.join(match.suggestions)} (best score {match.score})")
+        heading = f"suggest: {', '.join(match.suggestions)} (best score {match.score})"
+        titles = [f"  {n}. {knowledge_base.articles[article].text(match.lang).title}"
+                  for n, article in enumerate(match.suggestions, start=1)]
+        reply = t("question/suggest", understood=understood) + "\n" + "\n".join(titles)
     else:
-        click.echo(f"none (best score {match.score})")
+        heading = f"none (best score {match.score}): no article"
+        reply = t("question/no_answer", question=question)
+    return f"{heading}\n\n{html_to_text(reply).strip()}"
 
 
 @main.group()
@@ -293,6 +307,7 @@ def knowledge_misses(config_path: Path | None, limit: int, as_json: bool) -> Non
     if not misses:
         click.echo("No unanswered questions yet.")
         return
-    click.echo(f"{'count':>5}  {'band':<8} {'last asked':<26} question")
+    click.echo(f"{'count':>5}  {'why':<20} {'last asked':<26} question")
     for miss in misses:
-        click.echo(f"{miss.count:>5}  {miss.band:<8} {miss.last_asked:<26} {miss.question[:80]}")
+        why = ", ".join(miss.reasons) or miss.band
+        click.echo(f"{miss.count:>5}  {why:<20} {miss.last_asked:<26} {miss.question[:80]}")

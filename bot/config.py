@@ -189,6 +189,11 @@ class PaymentArrangementConfig(_Section):
         return self
 
 
+class StaffConfig(_Section):
+    # Sign colleagues' replies to customers as "medewerker"/"colleague", not their first name.
+    anonymous: bool = False
+
+
 class LanguagesConfig(_Section):
     default: Language = "nl"
 
@@ -207,6 +212,7 @@ class Config(_Section):
     rules: RulesConfig = RulesConfig()
     office_hours: OfficeHoursConfig = OfficeHoursConfig()
     payment_arrangement: PaymentArrangementConfig = PaymentArrangementConfig()
+    staff: StaffConfig = StaffConfig()
     languages: LanguagesConfig = LanguagesConfig()
     flood: FloodConfig = FloodConfig()
 

@@ -34,9 +34,9 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aiogram.exceptions import (
     ClientDecodeError,
@@ -61,6 +61,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OnRefused = Callable[[OutboxItem, str], Awaitable[None]]
+TOPIC_RETRIES = 5  # a topic that is gone again and again (no rights?) fails in the end
+
+
+class Topics(Protocol):
+    """The staff group's topics (bot/staff/topics.py): what goes into a ticket's topic."""
+
+    async def thread_for(self, ticket_id: int, call: Call) -> int: ...
+
+    async def deliver(self, item: OutboxItem, call: Call) -> int | None: ...
+
+    async def gone(self, ticket_id: int, reason: str) -> None: ...
+
+
+Call = Callable[[int, TelegramMethod[Any]], Awaitable[Any]]
 Outcome = Literal["sent", "retry", "failed"]
 
 # Telegram's words for "this recipient cannot be reached until a person does something".
@@ -70,6 +84,7 @@ REFUSALS = (
     "group chat was deactivated", "chat_write_forbidden",
 )
 NOT_MODIFIED = "message is not modified"
+TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
 GONE = ("message to edit not found", "message can't be edited")
 
 
@@ -144,6 +159,7 @@ class OutboxWorker:
         outbox: Outbox,
         *,
         on_refused: OnRefused | None = None,
+        topics: Topics | None = None,
         limits: Limits = Limits(),
         backoff: Backoff = Backoff(),
         concurrency: int = 8,
@@ -156,6 +172,7 @@ class OutboxWorker:
         self.bot = bot
         self.outbox = outbox
         self.on_refused = on_refused
+        self.topics = topics
         self.limits = limits
         self.backoff = backoff
         self.max_chats = max_chats  # chats with an item in flight at once
@@ -303,6 +320,13 @@ class OutboxWorker:
         return "sent"
 
     async def _attempt(self, item: OutboxItem) -> int | None:
+        if item.kind in ("topic", "card") or item.to_topic:
+            if self.topics is None or item.ticket_id is None:
+                raise NoWorkspace("no staff group to deliver this into")
+            if item.kind in ("topic", "card"):
+                return await self.topics.deliver(item, self._call)
+            item = replace(item, thread_id=await self.topics.thread_for(item.ticket_id,
+                                                                        self._call))
         payload = item.payload
         if item.kind == "send":
             return await self._send(item)
@@ -375,6 +399,12 @@ class OutboxWorker:
             log.warning("%s: Telegram asks to wait %ds", where, error.retry_after)
             await settle(self.outbox.retry_later(item.id, reason, float(error.retry_after)))
             return "retry"
+        if self.topics is not None and item.ticket_id is not None \
+                and (item.to_topic or item.kind in ("topic", "card")) and topic_gone(error):
+            await self.topics.gone(item.ticket_id, reason)
+            if item.attempts + 1 < TOPIC_RETRIES:
+                await settle(self.outbox.retry_later(item.id, reason, 0.0))
+                return "retry"
         if is_transient(error):
             delay = self.backoff.delay(item.attempts, self.rng)
             log.warning("%s: %s; retry %d in %.1fs", where, reason, item.attempts + 1, delay)
@@ -384,6 +414,10 @@ class OutboxWorker:
             log.warning("%s refused: %s", where, reason)
             await settle(self.outbox.mark_failed(item.id, reason))
             await self._hand_over(item, reason)
+            return "failed"
+        if isinstance(error, NoWorkspace):
+            log.warning("%s: %s", where, error)
+            await settle(self.outbox.mark_failed(item.id, str(error)))
             return "failed"
         if isinstance(error, (TelegramBadRequest, TelegramNotFound, TelegramEntityTooLarge,
                               ClientDecodeError,  # here: JSON that does not fit
@@ -405,6 +439,16 @@ class OutboxWorker:
             await self.on_refused(await self.outbox.get(item.id) or item, reason)
         except Exception:
             log.exception("outbox item %d: the refusal handler failed", item.id)
+
+
+class NoWorkspace(RuntimeError):
+    """An item for a ticket's topic while no staff group is configured."""
+
+
+def topic_gone(error: BaseException) -> bool:
+    """Telegram says the topic is not there (deleted, or never was)."""
+    return isinstance(error, TelegramBadRequest) and any(
+        marker in error.message.lower() for marker in TOPIC_GONE)
 
 
 async def settle(bookkeeping: Awaitable[None]) -> None:

@@ -41,6 +41,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Button, Conversation, keyboard
 from bot.services import Services
+from bot.staff.commands import refuse_in_private
 from storage.outbox import Notice
 from tickets.models import Category, Priority, Ticket
 
@@ -706,6 +707,7 @@ async def _typed(run: FormRun, registry: FormRegistry, message_id: int, text: st
     """What the customer typed (or changed by editing) while the form shows its step."""
     conv = run.conv
     if text.startswith("/"):  # the known commands were taken by the start router
+        refuse_in_private(text, conv.user.id)
         await _show(run, edit=None, error=conv.t("form/unknown_command"))
         return
     step = run.form.step(run.step) if run.step != SUMMARY else None

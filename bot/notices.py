@@ -1,8 +1,15 @@
 """Who is told what when a ticket changes: the bot's `Notifier` for the ticket service.
 
-Until the staff workspace gives every ticket its own topic, a new ticket is announced with a
-plain message in the staff group (in the default language, the colleagues' language). Without
-a staff group nothing is sent; start-up says so in the log.
+Everything goes through the outbox, in the transaction of the change:
+
+- the staff group: each ticket's topic is brought in step (`topic`: name, closed or open) and
+  its card edited in place (`card`); what the customer writes goes into the topic (`to_topic`:
+  the topic is created, or recreated, when the item goes out);
+- the customer: a colleague's reply (signed with the colleague's first name, or anonymously),
+  and a short note when a colleague picks the ticket up, waits for them, closes or reopens it.
+
+Texts for the colleagues are in the default language (`[languages] default`), the customer's
+in theirs. Without a staff group the colleagues' side is silent; start-up says so in the log.
 """
 
 from __future__ import annotations
@@ -12,19 +19,111 @@ from collections.abc import Sequence
 from bot.config import Config
 from bot.texts import Texts
 from storage.outbox import Notice
-from tickets.models import Priority, Ticket
+from tickets.models import Author, Message, Priority, Status, Ticket
 from tickets.service import Change
+
+CAPTION_LIMIT = 1024
 
 
 class BotNotifier:
     def __init__(self, config: Config, texts: Texts) -> None:
         self.staff_chat_id = config.telegram.staff_chat_id
         self.lang = config.languages.default
+        self.anonymous = config.staff.anonymous
+        self.reopen_days = config.rules.reopen_days
         self.texts = texts
 
     def notices(self, ticket: Ticket, change: Change) -> Sequence[Notice]:
-        if not self.staff_chat_id or change.action != "opened":
-            return ()
-        text = self.texts.render(self.lang, "staff/ticket_opened", ticket=ticket,
-                                 urgent=ticket.priority == Priority.URGENT)
-        return (Notice(self.staff_chat_id, text),)
+        staff = self._staff(ticket, change) if self.staff_chat_id else []
+        return [*staff, *self._customer(ticket, change)]
+
+    # --- the staff group ----------------------------------------------------------------------
+
+    def _staff(self, ticket: Ticket, change: Change) -> list[Notice]:
+        action = change.action
+        if action in ("opened", "follow_up"):
+            notices = [self._card(ticket)]
+            if ticket.priority == Priority.URGENT:
+                notices.append(Notice(self.staff_chat_id, self.texts.render(
+                    self.lang, "staff/urgent", ticket=ticket, link=None)))
+            return notices
+        if action == "message" and change.message is not None:
+            if change.message.author == Author.CUSTOMER:
+                return [self._customer_message(ticket, change.message)]
+            return []
+        if action in ("claimed", "unclaimed", "status", "priority"):
+            options = {}
+            if action == "status":
+                options = {"close": change.detail.get("to") == Status.CLOSED,
+                           "reopen": change.detail.get("from") == Status.CLOSED}
+            return [self._card(ticket),
+                    Notice(self.staff_chat_id, kind="topic", to_topic=True, options=options)]
+        if action == "undelivered":
+            return [Notice(self.staff_chat_id, self.texts.render(
+                self.lang, "staff/undelivered", reason=change.detail.get("reason", ""),
+                email=ticket.customer.email), to_topic=True)]
+        return []
+
+    def _card(self, ticket: Ticket) -> Notice:
+        return Notice(self.staff_chat_id, kind="card", to_topic=True)
+
+    def _customer_message(self, ticket: Ticket, message: Message) -> Notice:
+        name = ticket.customer.name or (ticket.customer.username or "")
+        if message.media and message.source is not None:
+            caption = self.texts.render(self.lang, "staff/customer_message", name=name,
+                                        text=message.text, edited=False)
+            return Notice(self.staff_chat_id, caption[:CAPTION_LIMIT], kind="copy",
+                          from_chat_id=message.source[0], message_id=message.source[1],
+                          to_topic=True, thread_message_id=message.id)
+        return Notice(self.staff_chat_id, self.texts.render(
+            self.lang, "staff/customer_message", name=name, text=message.text, edited=False),
+            to_topic=True, thread_message_id=message.id)
+
+    # --- the customer ---------------------------------------------------------------------------
+
+    def _customer(self, ticket: Ticket, change: Change) -> list[Notice]:
+        chat = ticket.customer.telegram_id
+        lang = ticket.customer.language if ticket.customer.language in ("nl", "en") \
+            else self.lang
+        action = change.action
+        name = self.signature(change.actor, lang)
+        if action in ("message", "message_edited") and change.message is not None \
+                and change.message.author == Author.COLLEAGUE:
+            return [self._reply(ticket, change.message, lang, name,
+                                edit=change.detail.get("copy"))]
+        if action == "claimed":
+            return [Notice(chat, self.texts.render(lang, "tickets/claimed", ticket=ticket,
+                                                   name=name))]
+        if action == "status" and change.actor.startswith("colleague:"):
+            template = {Status.WAITING_ON_CUSTOMER: "tickets/waiting",
+                        Status.CLOSED: "tickets/closed"}.get(ticket.status)
+            if ticket.status == Status.OPEN and change.detail.get("from") == Status.CLOSED:
+                template = "tickets/reopened"
+            if template is not None:
+                return [Notice(chat, self.texts.render(lang, template, ticket=ticket,
+                                                       name=name,
+                                                       reopen_days=self.reopen_days))]
+        return []
+
+    def _reply(self, ticket: Ticket, message: Message, lang: str, name: str, *,
+               edit: int | None) -> Notice:
+        """The colleague's message for the customer; `edit`: the copy to change in place."""
+        chat = ticket.customer.telegram_id
+        if message.media and message.source is not None:
+            caption = self.texts.render(lang, "tickets/colleague_caption", ticket=ticket,
+                                        name=name, text=message.text)
+            return Notice(chat, caption[:CAPTION_LIMIT], kind="copy",
+                          from_chat_id=message.source[0], message_id=message.source[1],
+                          thread_message_id=message.id)
+        text = self.texts.render(lang, "tickets/colleague_reply", ticket=ticket, name=name,
+                                 text=message.text)
+        if edit is not None:
+            return Notice(chat, text, kind="edit", message_id=edit)
+        return Notice(chat, text, thread_message_id=message.id)
+
+    def signature(self, actor: str, lang: str) -> str:
+        """How a colleague signs to the customer: their first name, or anonymously."""
+        name = actor.removeprefix("colleague:").split()
+        if self.anonymous or not actor.startswith("colleague:") or not name:
+            return self.texts.label(lang, "staff.anonymous")
+        return name[0]

@@ -3,6 +3,7 @@
 Usage::
 
     python -m knowledge.evaluate                 # tuning.tsv, heldout.tsv and blind.tsv
+    python -m knowledge.evaluate --no-baseline   # the matcher alone (no scikit-learn needed)
     python -m knowledge.evaluate --file F.tsv    # one (or more, repeat --file) file(s)
     python -m knowledge.evaluate --errors        # also list every wrong question
 
@@ -14,6 +15,15 @@ File format (UTF-8, tab-separated, ``#`` comments and a ``lang`` header line are
 ``blind.tsv`` are kept aside and only reported: for them the default run prints the summary
 figures only (no confusion pairs, no error list), so nobody tunes on their individual misses.
 Pass ``--aside-details`` to see them anyway (and then stop calling them held out).
+
+**Baseline.** Every run also scores a plain baseline next to the matcher: TF-IDF over character
+n-grams of the same question variants and titles (scikit-learn, a test extra that never ships in
+the runtime), nearest variant by cosine similarity. Its one threshold is chosen on the tuning
+set only: at or above it the baseline answers with the nearest variant's article, below it it
+offers its best three articles as "Bedoel je…?" (so its top-1 counts for every in-scope
+question). Both are measured the same way: top-1 right (answered, or first in "Bedoel je…?") for
+in-scope questions, and out-of-scope questions answered confidently. The questions one gets
+right and the other wrong are listed for the tuning set (for the aside sets only their count).
 """
 
 from __future__ import annotations
@@ -24,9 +34,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from knowledge.kb import KnowledgeBase
-from knowledge.matcher import Match, Matcher
+from knowledge.matcher import Match, Matcher, detect_language
 
 EVAL_FOLDER = Path(__file__).resolve().parent / "eval"
 TUNING_FILE = EVAL_FOLDER / "tuning.tsv"
@@ -183,7 +194,82 @@ def read_cases(path: Path) -> list[Case]:
     return cases
 
 
-def evaluate_file(path: Path | str, matcher: Matcher, *, use_lang: bool = False) -> Report:
+class Answerer(Protocol):
+    """What is evaluated: the matcher or the baseline."""
+
+    kb: KnowledgeBase
+
+    def match(self, question: str, lang: str | None = None) -> Match: ...
+
+
+#: The baseline's character n-grams (scikit-learn ``char_wb``: n-grams inside word boundaries).
+BASELINE_NGRAMS = (1, 5)
+
+
+class Baseline:
+    """TF-IDF over character n-grams of the question variants; one threshold (see module doc).
+
+    Needs scikit-learn (``pip install -e ".[test]"``)."""
+
+    def __init__(self, kb: KnowledgeBase, threshold: float = 0.5) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.kb = kb
+        self.threshold = threshold
+        texts: list[str] = []
+        self._labels: list[str] = []
+        for article in kb.articles.values():
+            for text in article.texts.values():
+                for variant in (text.title, *text.questions):
+                    texts.append(variant)
+                    self._labels.append(article.id)
+        self._vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=BASELINE_NGRAMS, sublinear_tf=True,
+            strip_accents="unicode",
+        )
+        self._variants: Any = self._vectorizer.fit_transform(texts)
+
+    def article_scores(self, question: str) -> list[tuple[str, float]]:
+        """Every article with its best variant's cosine similarity (0-1), best first."""
+        similarities = (self._variants @ self._vectorizer.transform([question]).T).toarray()
+        best: dict[str, float] = {}
+        for label, similarity in zip(self._labels, similarities[:, 0], strict=True):
+            if similarity > best.get(label, -1.0):
+                best[label] = float(similarity)
+        return sorted(best.items(), key=lambda kv: -kv[1])
+
+    def match(self, question: str, lang: str | None = None) -> Match:
+        ranked = self.article_scores(question)
+        lang = lang or detect_language(question)
+        best_id, best = ranked[0]
+        score = round(100 * best)
+        if best <= 0:
+            return Match(None, 0, "none", (), lang)
+        if best >= self.threshold:
+            return Match(best_id, score, "answer", (), lang)
+        return Match(best_id, score, "suggest", tuple(a for a, _ in ranked[:3]), lang)
+
+    @classmethod
+    def tuned(cls, kb: KnowledgeBase, path: Path = TUNING_FILE) -> Baseline:
+        """The baseline with its threshold chosen on ``path`` (the tuning set): the one that
+        makes the most right decisions (in-scope answered right, out-of-scope not answered)."""
+        baseline = cls(kb)
+        scored = [(case, baseline.article_scores(case.question)[0]) for case in read_cases(path)]
+        best_threshold, best_right = 1.0, -1
+        for step in range(5, 100):
+            threshold = step / 100
+            right = sum(
+                (case.expected is None and score < threshold)
+                or (case.expected is not None and score >= threshold and top == case.expected)
+                for case, (top, score) in scored
+            )
+            if right > best_right:
+                best_threshold, best_right = threshold, right
+        baseline.threshold = best_threshold
+        return baseline
+
+
+def evaluate_file(path: Path | str, matcher: Answerer, *, use_lang: bool = False) -> Report:
     """Run every question of ``path`` through ``matcher``.
 
     The language column is *not* passed by default: like ``balie ask`` without ``--lang``, the
@@ -200,6 +286,76 @@ def evaluate_file(path: Path | str, matcher: Matcher, *, use_lang: bool = False)
     return report
 
 
+@dataclass
+class Comparison:
+    """The matcher and the baseline on one file."""
+
+    matcher: Report
+    baseline: Report
+
+    def only_right(self, first: Report, second: Report) -> list[Outcome]:
+        """Questions ``first`` gets right and ``second`` wrong (in scope: top-1; out of scope:
+        not answered confidently)."""
+        found: list[Outcome] = []
+        for mine, theirs in zip(first.outcomes, second.outcomes, strict=True):
+            if _right(mine) and not _right(theirs):
+                found.append(mine)
+        return found
+
+    @property
+    def matcher_only(self) -> list[Outcome]:
+        return self.only_right(self.matcher, self.baseline)
+
+    @property
+    def baseline_only(self) -> list[Outcome]:
+        return self.only_right(self.baseline, self.matcher)
+
+    @property
+    def matcher_ahead(self) -> bool:
+        """At least as many in-scope questions right and at most as many out-of-scope ones
+        answered confidently as the baseline."""
+        return (self.matcher.accuracy >= self.baseline.accuracy
+                and self.matcher.oos_answer_rate <= self.baseline.oos_answer_rate)
+
+    def format(self, *, summary_only: bool = False) -> str:
+        m, b = self.matcher, self.baseline
+        mi, bi = m.in_scope, b.in_scope
+        mo, bo = m.out_of_scope, b.out_of_scope
+        lines = [
+            f"== {m.path.name}: matcher vs baseline",
+            f"  {'':34} {'matcher':>16} {'baseline':>16}",
+            f"  {'in-scope top-1 right':34} {_share(sum(o.correct for o in mi), len(mi)):>16} "
+            f"{_share(sum(o.correct for o in bi), len(bi)):>16}",
+            f"  {'out-of-scope answered confidently':34} "
+            f"{_share(sum(o.match.band == 'answer' for o in mo), len(mo)):>16} "
+            f"{_share(sum(o.match.band == 'answer' for o in bo), len(bo)):>16}",
+            f"  {'right here, wrong in the other':34} {len(self.matcher_only):>16} "
+            f"{len(self.baseline_only):>16}",
+            f"  matcher {'ahead of' if self.matcher_ahead else 'BEHIND'} the baseline",
+        ]
+        if not summary_only:
+            for name, outcomes in (("matcher", self.matcher_only),
+                                   ("baseline", self.baseline_only)):
+                lines.append(f"  only the {name} gets right:" + ("" if outcomes else " none"))
+                lines.extend(f"    line {o.case.line}: [{o.case.expected or NONE_LABEL}] "
+                             f"{o.case.question!r}" for o in outcomes)
+        return "\n".join(lines)
+
+
+def _right(outcome: Outcome) -> bool:
+    if outcome.case.expected is None:
+        return outcome.match.band != "answer"
+    return outcome.correct
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count / total if total else 0:6.1%} ({count}/{total})"
+
+
+def compare_file(path: Path | str, matcher: Matcher, baseline: Baseline) -> Comparison:
+    return Comparison(evaluate_file(path, matcher), evaluate_file(path, baseline))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -211,16 +367,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--errors", action="store_true", help="list every miss")
     parser.add_argument("--aside-details", action="store_true",
                         help="also show confusions/errors of the held-out and blind sets")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the TF-IDF baseline (which needs scikit-learn)")
     args = parser.parse_args(argv)
     kb = KnowledgeBase.load(args.articles)
     matcher = Matcher(kb)
     files = args.file or [TUNING_FILE, *ASIDE_FILES]
     aside = {p.resolve() for p in ASIDE_FILES}
     print(f"knowledge base: {len(kb.articles)} articles, {matcher.variant_count} variants")
+    baseline = None if args.no_baseline else Baseline.tuned(kb)
+    if baseline is not None:
+        print(f"baseline: TF-IDF over character {BASELINE_NGRAMS[0]}-{BASELINE_NGRAMS[1]}-grams, "
+              f"threshold {baseline.threshold:.2f} (chosen on {TUNING_FILE.name})")
     for f in files:
         report = evaluate_file(f, matcher, use_lang=args.lang)
         summary_only = Path(f).resolve() in aside and not args.aside_details
         print(report.format(show_errors=args.errors, summary_only=summary_only))
+        if baseline is not None:
+            comparison = Comparison(report, evaluate_file(f, baseline, use_lang=args.lang))
+            print(comparison.format(summary_only=summary_only))
     return 0
 
 

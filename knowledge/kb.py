@@ -1,9 +1,10 @@
 """Knowledge-base articles: loading and validating the TOML files in ``knowledge/articles``.
 
 Each article is one TOML file named after its id, with an optional ``action`` (the follow-up
-dialog the bot may offer) and one table per language (``nl`` and ``en``) holding ``title``,
-``body`` (a Jinja2 template producing Telegram HTML) and ``questions`` (the ways customers ask
-it; these are what the matcher compares against).
+dialog the bot may offer), for ``action = "cancellation"`` an optional ``service`` (the guide
+then starts with that choice made: one of :data:`SERVICES`) and one table per language (``nl``
+and ``en``) holding ``title``, ``body`` (a Jinja2 template producing Telegram HTML) and
+``questions`` (the ways customers ask it; these are what the matcher compares against).
 
 Support colleagues edit these files; anything wrong with a file raises :class:`ArticleError`
 naming the file and the problem.
@@ -26,6 +27,8 @@ LANGUAGES: tuple[str, ...] = ("nl", "en")
 ACTIONS: frozenset[str] = frozenset(
     {"cancellation", "deadlines", "payment", "accidental", "colleague", "ticket"}
 )
+#: What the cancellation guide can be started with (its first question's answers).
+SERVICES: frozenset[str] = frozenset({"hosting", "domain", "both", "other"})
 #: The only template variables a body may use (``name.attribute``).
 TEMPLATE_FIELDS: frozenset[str] = frozenset(
     {
@@ -65,6 +68,8 @@ class Article:
     id: str
     action: str | None
     texts: Mapping[str, ArticleText]
+    #: For ``action = "cancellation"``: the guide starts with this service chosen.
+    service: str | None = None
 
     def text(self, lang: str) -> ArticleText:
         """The text in ``lang``, falling back to Dutch for an unknown language."""
@@ -154,15 +159,19 @@ def load_article(path: Path) -> Article:
     action = data.get("action")
     if action is not None and action not in ACTIONS:
         raise _fail(path, f"action {action!r} is not one of {', '.join(sorted(ACTIONS))}")
+    service = data.get("service")
+    if service is not None and (action != "cancellation" or service not in SERVICES):
+        raise _fail(path, f"service {service!r} needs action 'cancellation' and one of "
+                          f"{', '.join(sorted(SERVICES))}")
     texts = {lang: _parse_text(path, lang, data.get(lang)) for lang in LANGUAGES}
-    unknown = set(data) - {"id", "action", *LANGUAGES}
+    unknown = set(data) - {"id", "action", "service", *LANGUAGES}
     if unknown:
         raise _fail(path, f"unknown key(s): {', '.join(sorted(unknown))}")
     fields = {lang: template_fields(t.body) for lang, t in texts.items()}
     if fields["nl"] != fields["en"]:
         raise _fail(path, "nl and en bodies use different template variables: "
                           f"nl {sorted(fields['nl'])}, en {sorted(fields['en'])}")
-    return Article(id=art_id, action=action, texts=MappingProxyType(texts))
+    return Article(id=art_id, action=action, texts=MappingProxyType(texts), service=service)
 
 
 class KnowledgeBase:

@@ -29,6 +29,7 @@ The scorer blend and the thresholds in :class:`MatcherConfig` were chosen by mea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
@@ -43,8 +44,13 @@ from knowledge.kb import KnowledgeBase
 Band = Literal["answer", "suggest", "none"]
 SmallTalk = Literal["greeting", "thanks", "yes", "no", "bye"]
 
-#: Only the first this many characters of a message are matched.
+#: Only the first this many characters of a message (or of one of its sentences) are matched.
 MAX_INPUT_CHARS = 300
+#: A long message is matched on at most this many of its sentences.
+MAX_SENTENCES = 40
+#: The language of a message is detected on its first this many characters.
+LANGUAGE_CHARS = 1000
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|[\r\n]+")
 
 # --------------------------------------------------------------------------------------------
 # Normalisation
@@ -287,6 +293,76 @@ def _topic_of(norm: str) -> Topic | None:
     return None
 
 
+# Cancelling one service and keeping the other (articles with ``service = "hosting"`` or
+# ``"domain"``). Their variants share every word with each other and with the general
+# cancellation article, so a word bag cannot tell them apart: only a question that contrasts
+# (keeps, "only", "without", "separately" ...) can be about them, and which service is
+# cancelled follows from the verb nearest to each service word.
+_PARTIAL_MARKERS = frozenset(
+    """
+    alleen enkel slechts los apart afzonderlijk zonder behalve houden behouden aanhouden
+    bewaren blijft blijven doorlopen only just separately separate without except keep keeping
+    kept stay stays remain remains
+    """.split()
+)
+_KEEP_WORDS = frozenset(
+    "houden behouden aanhouden bewaren blijft blijven doorlopen keep keeping kept stay stays "
+    "remain remains continue".split()
+)
+_CANCEL_PREFIXES = (
+    "opzeg", "opgezeg", "zeg", "cancel", "stop", "opheff", "beeindig", "terminat", "end",
+    "drop", "weg", "verlop", "vervall", "expire", "remove", "verwijder", "rid", "quit",
+)
+#: A verb after one of these means the opposite ("zonder op te zeggen", "without cancelling").
+_NEGATIONS = frozenset("zonder without niet not geen no dont".split())
+#: A service word right after one of these is the one *not* meant ("niet het domein").
+_NOUN_NEGATIONS = frozenset("niet not behalve except".split())
+#: A service word farther than this from every verb does not count.
+_VERB_REACH = 3
+_SERVICE_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("hosting", ("hosting", "webhosting", "pakket", "package", "plan", "webruimte", "webspace",
+                 "website", "site")),
+    ("domain", ("domein", "domain")),
+)
+
+
+def cancelled_service(query: str, lang: str = "nl") -> str | None:
+    """Which one service a question cancels while keeping the other ("hosting" or "domain"),
+    judged by the verb (keep or cancel) nearest to each service word; None when unclear.
+
+    ``query`` is normalised (stop words may be removed). On a tie the verb after the word wins
+    in Dutch ("domein houden"), the one before it in English ("keep the domain"). A verb after
+    "zonder"/"without"/"niet" and a service word right after "niet"/"not"/"behalve" count the
+    other way round ("zonder dat mijn domein verloopt", "niet het domein")."""
+    words = query.split()
+    verbs: list[tuple[int, bool]] = []  # (position, is a keep verb)
+    for i, w in enumerate(words):
+        keep = w in _KEEP_WORDS
+        if keep or w.startswith(_CANCEL_PREFIXES):
+            negated = any(x in _NEGATIONS for x in words[max(0, i - 3):i])
+            verbs.append((i, keep != negated))
+    if not verbs:
+        return None
+    votes: set[str] = set()
+    for i, w in enumerate(words):
+        service = next((name for name, prefixes in _SERVICE_PREFIXES
+                        if w.startswith(prefixes)), None)
+        if service is None:
+            continue
+        position, keep = min(verbs, key=lambda v: (abs(v[0] - i), (v[0] < i) == (lang == "nl")))
+        if abs(position - i) > _VERB_REACH:
+            continue
+        if any(x in _NOUN_NEGATIONS for x in words[max(0, i - 2):i]):
+            keep = not keep
+        other = "domain" if service == "hosting" else "hosting"
+        votes.add(other if keep else service)
+    return votes.pop() if len(votes) == 1 else None
+
+
+def _names_both_services(words: Sequence[str]) -> bool:
+    return all(any(w.startswith(prefixes) for w in words) for _, prefixes in _SERVICE_PREFIXES)
+
+
 # Words that carry no topic of their own; left out of the coverage share.
 _COVERAGE_IGNORE = frozenset(
     """
@@ -369,6 +445,9 @@ class MatcherConfig:
     rerank: int = 16
     #: The stop-word-free query is cut to this many characters before fuzzy scoring (speed).
     max_query_chars: int = 80
+    #: A message longer than this is also matched sentence by sentence (see Matcher.match;
+    #: measured on the tuning set: splitting every message helps a little, also short ones).
+    sentence_min_chars: int = 0
 
 
 DEFAULT_CONFIG = MatcherConfig()
@@ -382,6 +461,8 @@ class Match:
     suggestions: tuple[str, ...]
     lang: str
     smalltalk: SmallTalk | None = None
+    #: For a long message: the sentence it was matched on ("I understood your question as").
+    understood: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The contract of ``balie ask --json`` (product.md §5)."""
@@ -461,6 +542,12 @@ class Matcher:
         # question is about something else.
         self._unknown_idf = math.log(1 + n_articles)
         self._resolved: dict[str, _Resolved | None] = {}
+        # Articles about cancelling one service and keeping the other: index -> service.
+        self._partial: dict[int, str] = {
+            idx: article.service
+            for idx, article in enumerate(kb.articles.values())
+            if article.action == "cancellation" and article.service in ("hosting", "domain")
+        }
 
     @property
     def variant_count(self) -> int:
@@ -483,7 +570,7 @@ class Matcher:
             return [], 0.0
         words = list(dict.fromkeys(query.split()))[:40]
         resolved = [(w, self._resolve(w)) for w in words]
-        ranked = self._scores_for(query, lang, resolved)
+        ranked = self._partial_filter(query, lang, self._scores_for(query, lang, resolved))
         if not ranked:
             return [], 0.0
         return [(self._ids[a], sc) for a, sc in ranked], self._coverage(resolved, ranked[0][0])
@@ -525,6 +612,29 @@ class Matcher:
             scores.append((a, min(100.0, score)))
         scores.sort(key=lambda kv: (-kv[1], kv[0]))
         return scores
+
+    def _partial_filter(
+        self, query: str, lang: str, ranked: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        """Leave out the "cancel one service, keep the other" articles unless the question
+        contrasts the two, and the one of them that cancels the service the question keeps.
+        A question that names both services and clearly cancels one is that article's topic:
+        it goes first."""
+        if not self._partial:
+            return ranked
+        words = query.split()
+        if not any(w in _PARTIAL_MARKERS for w in words):
+            return [(a, s) for a, s in ranked if a not in self._partial]
+        cancelled = cancelled_service(query, lang)
+        if cancelled is None:
+            return ranked
+        kept = [(a, s) for a, s in ranked if self._partial.get(a, cancelled) == cancelled]
+        if not kept or not _names_both_services(words):
+            return kept
+        top = kept[0][1]
+        kept = [(a, min(100.0, max(s, top + 1)) if a in self._partial else s) for a, s in kept]
+        kept.sort(key=lambda kv: (-kv[1], kv[0]))
+        return kept
 
     def _resolve(self, word: str) -> _Resolved | None:
         """The knowledge-base meaning of one query word: its IDF weight and the articles that
@@ -591,8 +701,31 @@ class Matcher:
         return sum(1 for res in content if res is not None and article in res[1]) / len(content)
 
     def match(self, question: str, lang: str | None = None) -> Match:
-        """Match one customer message (any text; only the first MAX_INPUT_CHARS count)."""
-        text = question[:MAX_INPUT_CHARS] if isinstance(question, str) else ""
+        """Match one customer message (any text).
+
+        A message of several sentences longer than ``sentence_min_chars`` (by default: any) is
+        also matched sentence by sentence (at most MAX_SENTENCES of them, each cut to
+        MAX_INPUT_CHARS): the best of the whole message's start and its sentences wins, and a
+        winning sentence is kept in ``Match.understood`` so the bot can say what it
+        understood."""
+        text = question if isinstance(question, str) else ""
+        if lang not in ("nl", "en"):
+            lang = _language_of(normalise(text[:LANGUAGE_CHARS]))
+        best = self._match_one(text, lang)
+        if len(text) <= self.config.sentence_min_chars or best.smalltalk is not None:
+            return best
+        sentences = split_sentences(text)
+        if len(sentences) < 2:  # one sentence: that is the whole message
+            return best
+        for sentence in sentences[:MAX_SENTENCES]:
+            found = self._match_one(sentence, lang)
+            if _rank(found) > _rank(best):
+                best = dataclasses.replace(found, understood=sentence[:MAX_INPUT_CHARS])
+        return best
+
+    def _match_one(self, question: str, lang: str | None) -> Match:
+        """Match the first MAX_INPUT_CHARS characters of ``question``."""
+        text = question[:MAX_INPUT_CHARS]
         norm = normalise(text)
         detected = lang if lang in ("nl", "en") else _language_of(norm)
         small = _smalltalk_of(norm)
@@ -628,6 +761,27 @@ class Matcher:
                 close = [aid for aid, _ in ranked[:2]]
             return Match(best_id, score, "suggest", tuple(close), lang)
         return Match(None, score, "none", (), lang)
+
+
+_BAND_RANK = {"none": 0, "suggest": 1, "answer": 2}
+
+
+def _rank(match: Match) -> tuple[int, int]:
+    return _BAND_RANK[match.band], match.score
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a message (split at . ! ? ; and line breaks), stripped, without
+    repeats and without ones that have no letters or digits."""
+    seen: set[str] = set()
+    sentences: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        sentence = part.strip()
+        key = normalise(sentence[:MAX_INPUT_CHARS])
+        if key and key not in seen:
+            seen.add(key)
+            sentences.append(sentence)
+    return sentences
 
 
 def match_many(matcher: Matcher, questions: Iterable[str], lang: str | None = None) -> list[Match]:

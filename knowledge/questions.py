@@ -14,12 +14,19 @@ KEY_SOURCE = 1000  # characters of a question that its grouping key is normalise
 KEY_LENGTH = 300  # characters of that key
 
 
+#: Why a question is listed among the misses, in the order they are given.
+MISS_REASONS = ("no match", "unsure", "👎")
+
+
 @dataclass(frozen=True)
 class Miss:
     question: str  # the most recent wording of this normalised question
     count: int
     band: str
     last_asked: str
+    #: Why it is listed: "no match" (band none), "unsure" ("Bedoel je…?"), "👎" (an answer
+    #: or suggestion that did not help); several when it was asked more than once.
+    reasons: tuple[str, ...] = ()
 
 
 class QuestionLog:
@@ -68,6 +75,8 @@ class QuestionLog:
         rows = await self.database.fetchall(
             """SELECT normalised, COUNT(*) AS count, MAX(created_at) AS last_asked,
                       MIN(band) AS band,
+                      SUM(band = 'none') AS no_match, SUM(band = 'suggest') AS unsure,
+                      SUM(feedback = 'not_helped') AS not_helped,
                       (SELECT q2.text FROM questions q2 WHERE q2.normalised = q.normalised
                        ORDER BY q2.id DESC LIMIT 1) AS text
                FROM questions q
@@ -75,4 +84,8 @@ class QuestionLog:
                GROUP BY normalised ORDER BY count DESC, last_asked DESC LIMIT ?""",
             (limit,),
         )
-        return [Miss(row["text"], row["count"], row["band"], row["last_asked"]) for row in rows]
+        return [Miss(row["text"], row["count"], row["band"], row["last_asked"],
+                     tuple(reason for reason, n in zip(
+                         MISS_REASONS, (row["no_match"], row["unsure"], row["not_helped"]),
+                         strict=True) if n))
+                for row in rows]

@@ -93,7 +93,7 @@ class TelegramUser:
 
     async def send_photo(
         self, caption: str | None = None, *, chat_id: int | None = None,
-        thread_id: int | None = None,
+        thread_id: int | None = None, reply_to: int | None = None,
     ) -> list[ShownMessage]:
         n = next(_file_ids)
         photo = [
@@ -106,7 +106,8 @@ class TelegramUser:
         if caption:
             extra["caption"] = caption
         return await self._send_message(
-            extra, kind="photo", text=caption or "", chat_id=chat_id, thread_id=thread_id
+            extra, kind="photo", text=caption or "", chat_id=chat_id, thread_id=thread_id,
+            reply_to=reply_to,
         )
 
     async def send_document(
@@ -123,22 +124,6 @@ class TelegramUser:
         return await self._send_message(
             extra, kind="document", text=caption or "", chat_id=chat_id, thread_id=thread_id
         )
-
-    async def edit(self, message_id: int, text: str) -> list[ShownMessage]:
-        """Edit one of this user's own text messages (an `edited_message` update); wait until
-        handled; return the bot messages sent or edited meanwhile."""
-        msg = self._message(self.id, message_id)
-        if msg.from_bot:
-            raise AssertionError(f"message {message_id} is the bot's, not {self.first_name}'s")
-        self._seq_before_action = self.tg.seq
-        msg.text = msg.plain = text
-        msg.edits += 1
-        raw = {**msg.raw, "text": text, "edit_date": int(time.time())}
-        raw.pop("entities", None)
-        msg.raw = raw
-        update_id = self.tg.push_update({"edited_message": raw})
-        await self._wait(update_id)
-        return self.seen_since_last_action()
 
     def own_messages(self) -> list[ShownMessage]:
         """What this user sent in their private chat with the bot, oldest first."""
@@ -301,6 +286,24 @@ class TelegramUser:
         if "text" in extra:
             message.pop("caption", None)
         update_id = self.tg.push_update({"message": message})
+        await self._wait(update_id)
+        return self.seen_since_last_action()
+
+    async def edit(self, message_id: int, text: str, *, chat_id: int | None = None
+                   ) -> list[ShownMessage]:
+        """Edit one of this user's own text messages (an `edited_message` update); wait until
+        handled; return the bot messages sent or edited meanwhile."""
+        chat = self._chat_id(chat_id)
+        shown = self.tg.message(chat, message_id)
+        if shown is None or shown.from_bot:
+            raise AssertionError(f"no message {message_id} of this user in chat {chat}")
+        self._seq_before_action = self.tg.seq
+        shown.text = shown.plain = text
+        shown.edits += 1
+        message = {**shown.raw, "text": text, "edit_date": int(time.time())}
+        message.pop("entities", None)
+        shown.raw = message
+        update_id = self.tg.push_update({"edited_message": message})
         await self._wait(update_id)
         return self.seen_since_last_action()
 

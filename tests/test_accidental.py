@@ -34,9 +34,11 @@ async def to_summary(user: TelegramUser, *, email: str = "anna@example.nl",
 
 
 async def staff_alerts(tg: FakeTelegram, ticket: Ticket, timeout: float = 10.0) -> list[str]:
-    """The staff group's messages about `ticket`, once at least one arrived (or the timeout)."""
+    """The staff group's alerts about `ticket` in its General topic (the card is in the
+    ticket's own topic), once at least one arrived (or the timeout)."""
     for _ in range(int(timeout * 100)):
-        found = [m.plain for m in tg.chat(STAFF_CHAT_ID) if f"#{ticket.id}" in m.plain]
+        found = [m.plain for m in tg.chat(STAFF_CHAT_ID)
+                 if m.thread_id is None and f"#{ticket.id}" in m.plain]
         if found:
             return found
         await asyncio.sleep(0.01)
@@ -82,10 +84,17 @@ async def test_dutch_journey_files_an_urgent_ticket_and_alerts_the_staff(
     assert anna.buttons() == []  # the summary became the confirmation: nothing to press twice
 
     [alert] = await staff_alerts(tg, ticket)
-    assert alert.startswith(f"🚨 Spoed · 🎫 Nieuw ticket #{ticket.id}: bakkerij-jansen.nl, "
+    assert alert.startswith(f"🚨 Spoed: ticket #{ticket.id} · bakkerij-jansen.nl, "
                             "per direct opgezegd op 27 november 2026")
-    assert "Per ongeluk direct opgezegd · prioriteit spoed" in alert
-    assert "Anna (@anna) · anna@example.nl" in alert
+    await balie.settled()
+    ticket = await balie.services.tickets.get(ticket.id)
+    assert ticket.topic_id is not None and ticket.card_message_id is not None
+    assert tg.topics(STAFF_CHAT_ID)[ticket.topic_id].name.startswith(f"#{ticket.id} 🚨🔴")
+    card = tg.message(STAFF_CHAT_ID, ticket.card_message_id)
+    assert card is not None
+    assert "Per ongeluk direct opgezegd · 🚨 spoed" in card.plain
+    assert "👤 Anna · @anna · Nederlands · anna@example.nl" in card.plain
+    assert "Opgezegd op: 27 november 2026" in card.plain and "Soort: domeinnaam" in card.plain
 
 
 async def test_english_journey(john: TelegramUser, balie: Balie, tg: FakeTelegram) -> None:
@@ -261,8 +270,9 @@ async def test_the_alert_waits_out_server_errors(
     await anna.press("Maak het spoedticket aan")
     [ticket] = await tickets_of(balie)
     assert f"ticket #{ticket.id}" in anna.last_text()  # the confirmation is an edit
-    [waiting] = await balie.services.outbox.listing(states=("pending",))
-    assert waiting.chat_id == STAFF_CHAT_ID and waiting.ticket_id == ticket.id
+    waiting = await balie.services.outbox.listing(states=("pending",))
+    assert [(item.chat_id, item.ticket_id, item.kind) for item in waiting] == [
+        (STAFF_CHAT_ID, ticket.id, "card"), (STAFF_CHAT_ID, ticket.id, "send")]
     assert await staff_alerts(tg, ticket, timeout=0.3) == []
     tg.heal()
     [alert] = await staff_alerts(tg, ticket)

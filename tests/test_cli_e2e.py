@@ -164,7 +164,8 @@ def test_tickets_list_and_show(
         assert full["events"][0]["action"] == "created" and full["messages"] == []
     else:
         assert "Opzegging voorbeeld.nl" in listed.stdout
-        assert "domain: voorbeeld.nl" in shown.stdout
+        assert "Domein/product: voorbeeld.nl" in shown.stdout
+        assert "Wat: domeinnaam" in shown.stdout
 
 
 def test_tickets_without_a_database_says_where_it_looked(

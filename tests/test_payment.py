@@ -90,9 +90,14 @@ async def test_dutch_customer_files_a_request_to_pay_on_a_date(
     assert "Een collega van de administratie beoordeelt je verzoek" in done
     assert "Er is nog niets goedgekeurd." in done
     assert anna.buttons() == []  # the summary became the confirmation
-    staff = [m.text for m in tg.chat(STAFF_CHAT_ID) if f"#{ticket.id}" in m.text]
-    assert len(staff) == 1 and "Betalingsregeling factuur 2026001234" in staff[0]
-    assert REASON_NL not in staff[0]  # what the customer wrote stays on the ticket
+    ticket = await balie.services.tickets.get(ticket.id)
+    assert ticket.topic_id is not None and ticket.card_message_id is not None
+    [card] = tg.chat(STAFF_CHAT_ID, ticket.topic_id)  # the topic opens with the card
+    assert card.message_id == ticket.card_message_id
+    assert "Betalingsregeling factuur 2026001234" in card.plain
+    assert "Factuur: 2026001234" in card.plain and "Bedrag: €\xa049,95" in card.plain
+    assert "Voorstel: in één keer betalen op 15 december 2026" in card.plain
+    assert tg.chat(STAFF_CHAT_ID, None) == [card]  # and nothing in the General topic
 
 
 async def test_english_customer_asks_for_instalments_without_an_amount(

@@ -84,6 +84,8 @@ class Message:
     author_name: str
     text: str
     created_at: str
+    media: str | None = None  # photo, document, voice, video, sticker, …: `text` is its caption
+    source: tuple[int, int] | None = None  # (chat id, message id) it came from in Telegram
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +93,7 @@ class Message:
             "author": str(self.author),
             "author_name": self.author_name,
             "text": self.text,
+            "media": self.media,
             "created_at": self.created_at,
         }
 
@@ -130,6 +133,7 @@ class Ticket:
     linked_ticket_id: int | None = None
     topic_id: int | None = None
     rating: int | None = None
+    card_message_id: int | None = None  # the card in its topic in the staff group
     messages: tuple[Message, ...] = field(default=())
     events: tuple[Event, ...] = field(default=())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from storage.database import Database
@@ -36,7 +36,9 @@ __all__ = [
 class Change:
     """What happened to a ticket, as the notifier sees it (mirrors the audit event)."""
 
-    action: str  # opened, message, claimed, status, priority, follow_up
+    # opened, message, message_edited, claimed, unclaimed, status, priority, follow_up,
+    # undelivered
+    action: str
     actor: str
     detail: Mapping[str, Any]
     message: Message | None = None
@@ -105,7 +107,7 @@ class TicketService:
 
     async def customer_wrote(
         self, ticket_id: int, customer_id: int, text: str, *, author_name: str = "",
-        source: tuple[int, int] | None = None,
+        source: tuple[int, int] | None = None, media: str | None = None,
     ) -> tuple[Ticket, Message | None]:
         """A customer's message on their ticket. A closed ticket is reopened within
         `reopen_days`, else a follow-up that links it is opened and gets the message.
@@ -128,7 +130,7 @@ class TicketService:
                 ticket = await self.store.set_status(ticket.id, Status.OPEN, actor="customer")
             message = await self.store.add_message(
                 ticket.id, Author.CUSTOMER, text, author_name=author_name, source=source,
-                actor="customer")
+                actor="customer", media=media)
             if message is not None:
                 await self._tell(ticket, Change("message", "customer",
                                                 {"author": "customer"}, message))
@@ -138,7 +140,7 @@ class TicketService:
 
     async def colleague_replied(
         self, ticket_id: int, colleague: str, text: str, *,
-        source: tuple[int, int] | None = None,
+        source: tuple[int, int] | None = None, media: str | None = None,
     ) -> Message | None:
         """A colleague's answer, relayed to the customer. None: this message was seen before."""
         async with self.database.transaction():
@@ -147,7 +149,7 @@ class TicketService:
                 raise ConcurrentChange(ticket_id)  # the caller offers to reopen first
             message = await self.store.add_message(
                 ticket_id, Author.COLLEAGUE, text, author_name=colleague, source=source,
-                actor=f"colleague:{colleague}")
+                actor=f"colleague:{colleague}", media=media)
             if message is not None:
                 await self._tell(ticket, Change("message", f"colleague:{colleague}",
                                                 {"author": "colleague"}, message))
@@ -205,6 +207,82 @@ class TicketService:
             await self._tell(follow_up, Change("follow_up", actor, {"linked": old.id}))
         return follow_up
 
+    async def colleague_edited(self, source: tuple[int, int], text: str, *,
+                               colleague: str) -> Message | None:
+        """A colleague edited a message in a ticket's topic: the thread keeps the new text
+        (the audit trail the old one) and the customer's copy follows (None: not relayed)."""
+        async with self.database.transaction():
+            message = await self.store.message_by_source(*source)
+            if message is None or message.author != Author.COLLEAGUE or message.text == text:
+                return None
+            await self.store.update_message_text(message.id, text,
+                                                 actor=f"colleague:{colleague}")
+            ticket = await self.store.get(message.ticket_id)
+            edited = replace(message, text=text)
+            copies = [item.message_id for item in await self.outbox.copies_of(message.id)
+                      if item.chat_id == ticket.customer.telegram_id
+                      and item.state == "sent" and item.message_id is not None]
+            if copies and message.media is None:  # not delivered yet: it goes out as it was
+                await self._tell(ticket, Change("message_edited", f"colleague:{colleague}",
+                                                {"message": message.id, "copy": copies[-1]},
+                                                edited))
+        return edited
+
+    async def undelivered(self, ticket_id: int, reason: str, *,
+                          message_id: int | None = None) -> None:
+        """Telegram refused a message to the customer for good (they blocked the bot): kept
+        on the ticket, and the colleagues are told."""
+        async with self.database.transaction():
+            ticket = await self.store.get(ticket_id)
+            detail: dict[str, Any] = {"reason": reason}
+            if message_id is not None:
+                detail["message"] = message_id
+            await self.store.record(ticket_id, "bot", "undelivered", detail)
+            await self._tell(ticket, Change("undelivered", "bot", detail))
+
+    async def unclaim(self, ticket_id: int, colleague: str) -> Ticket:
+        """Give a ticket back to the queue: nobody has it any more, and a ticket in progress
+        is open again. Nobody had it: nothing changes."""
+        actor = f"colleague:{colleague}"
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            if before.assignee is None:
+                return before
+            ticket = await self.store.assign(ticket_id, None, actor=actor)
+            if ticket.status == Status.IN_PROGRESS:
+                ticket = await self.store.set_status(ticket_id, Status.OPEN, actor=actor)
+            await self._tell(ticket, Change("unclaimed", actor,
+                                            {"by": colleague, "from": before.assignee,
+                                             "status": str(before.status)}))
+        return ticket
+
+    async def close(self, ticket_id: int, colleague: str, reason: str | None = None, *,
+                    source: tuple[int, int] | None = None) -> Ticket:
+        """A colleague closes a ticket; the reason (internal) is kept on the ticket as a note
+        and in the audit event. Raises `TransitionError` when the model forbids it."""
+        actor = f"colleague:{colleague}"
+        reason = (reason or "").strip() or None
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            if before.status == Status.CLOSED:
+                return before
+            if reason:
+                await self.store.add_message(ticket_id, Author.NOTE, reason,
+                                             author_name=colleague, source=source, actor=actor)
+            ticket = await self.store.set_status(ticket_id, Status.CLOSED, actor=actor,
+                                                 reason=reason)
+            detail = {"from": str(before.status), "to": str(Status.CLOSED)}
+            if reason:
+                detail["reason"] = reason
+            await self._tell(ticket, Change("status", actor, detail))
+        return ticket
+
+    # --- the staff group's topics (the outbox worker keeps them) -------------------------------
+
     async def set_topic(self, ticket_id: int, topic_id: int | None, *, actor: str = "bot"
                         ) -> None:
         await self.store.set_topic(ticket_id, topic_id, actor=actor)
+
+    async def topic_lost(self, ticket_id: int, reason: str) -> None:
+        """Its topic was deleted: the next message for it creates a new one, with its card."""
+        await self.store.forget_topic(ticket_id, reason=reason)

@@ -118,8 +118,9 @@ class TicketStore:
         statuses: tuple[Status, ...] | None = None,
         customer_id: int | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> builtins.list[Ticket]:
-        """Tickets by priority and age (oldest first) — the queue order."""
+        """Tickets by priority and age (oldest first) — the queue order; `offset` pages."""
         where: list[str] = []
         params: list[str] = []
         if statuses:
@@ -130,7 +131,8 @@ class TicketStore:
             params.append(str(customer_id))
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = await self.database.fetchall(
-            f"SELECT * FROM tickets {clause} ORDER BY {_OPEN_ORDER} LIMIT ?", (*params, limit)
+            f"SELECT * FROM tickets {clause} ORDER BY {_OPEN_ORDER} LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
         return [_ticket(row) for row in rows]
 
@@ -143,6 +145,7 @@ class TicketStore:
         author_name: str = "",
         source: tuple[int, int] | None = None,
         actor: str | None = None,
+        media: str | None = None,
     ) -> Message | None:
         """Add to the thread, with its audit event. `source` (chat id, message id) is the
         Telegram message it came from: the same message added twice is kept once (None)."""
@@ -151,14 +154,14 @@ class TicketStore:
         async with self.database.transaction() as connection:
             cursor = await connection.execute(
                 """INSERT OR IGNORE INTO ticket_messages (ticket_id, author, author_name, text,
-                       source_chat_id, source_message_id, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (ticket_id, str(author), author_name, text, chat_id, message_id, now),
+                       media, source_chat_id, source_message_id, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (ticket_id, str(author), author_name, text, media, chat_id, message_id, now),
             )
             if not cursor.rowcount:
                 return None
             message = Message(int(cursor.lastrowid or 0), ticket_id, author, author_name, text,
-                              now)
+                              now, media, source)
             await connection.execute(
                 "UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket_id)
             )
@@ -166,8 +169,10 @@ class TicketStore:
                          {"message": message.id, "author": str(author)}, now)
         return message
 
-    async def set_status(self, ticket_id: int, status: Status, *, actor: str) -> Ticket:
-        """A checked transition, written only if nobody changed the status meanwhile."""
+    async def set_status(self, ticket_id: int, status: Status, *, actor: str,
+                         reason: str | None = None) -> Ticket:
+        """A checked transition, written only if nobody changed the status meanwhile; a
+        `reason` (why it was closed) is kept in its audit event."""
         async with self.database.transaction() as connection:
             ticket = await self.get(ticket_id)
             if ticket.status == status:
@@ -182,8 +187,10 @@ class TicketStore:
             )
             if not cursor.rowcount:
                 raise ConcurrentChange(ticket_id)
-            await _event(connection, ticket_id, actor, "status",
-                         {"from": str(ticket.status), "to": str(status)}, now)
+            detail = {"from": str(ticket.status), "to": str(status)}
+            if reason:
+                detail["reason"] = reason
+            await _event(connection, ticket_id, actor, "status", detail, now)
             log.info("ticket=%d status %s -> %s by %s", ticket_id, ticket.status, status, actor)
             return await self.get(ticket_id)
 
@@ -192,6 +199,7 @@ class TicketStore:
         other gets `AlreadyClaimed` naming who has it. An open or waiting ticket becomes
         in progress."""
         async with self.database.transaction() as connection:
+            before = await self.get(ticket_id)
             now = utcnow()
             cursor = await connection.execute(
                 """UPDATE tickets SET assignee = ?, updated_at = ?,
@@ -208,6 +216,9 @@ class TicketStore:
                 raise TransitionError(f"a {ticket.status} ticket cannot be claimed")
             await _event(connection, ticket_id, actor, "assignee",
                          {"from": None, "to": assignee}, now)
+            if ticket.status != before.status:  # the audit trail has every change
+                await _event(connection, ticket_id, actor, "status",
+                             {"from": str(before.status), "to": str(ticket.status)}, now)
             return ticket
 
     async def set_priority(self, ticket_id: int, priority: Priority, *, actor: str) -> Ticket:
@@ -232,6 +243,55 @@ class TicketStore:
             )
             await _event(connection, ticket_id, actor, "topic",
                          {"from": row["topic_id"], "to": topic_id}, now)
+
+    async def record(self, ticket_id: int, actor: str, action: str,
+                     detail: Mapping[str, Any]) -> None:
+        """An event for the audit trail that changes no column."""
+        async with self.database.transaction() as connection:
+            await _event(connection, ticket_id, actor, action, detail, utcnow())
+
+    async def set_card(self, ticket_id: int, message_id: int | None) -> None:
+        """Where the ticket's card is in its topic (not an event: the card is a view)."""
+        async with self.database.transaction() as connection:
+            await connection.execute(
+                "UPDATE tickets SET card_message_id = ? WHERE id = ?", (message_id, ticket_id))
+
+    async def forget_topic(self, ticket_id: int, *, reason: str, actor: str = "bot") -> None:
+        """Its topic is gone (deleted in Telegram): the next item for it creates a new one."""
+        async with self.database.transaction() as connection:
+            row = await self.database.fetchone(
+                "SELECT topic_id FROM tickets WHERE id = ?", (ticket_id,))
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            if row["topic_id"] is None:
+                return
+            now = utcnow()
+            await connection.execute(
+                "UPDATE tickets SET topic_id = NULL, card_message_id = NULL WHERE id = ?",
+                (ticket_id,))
+            await _event(connection, ticket_id, actor, "topic",
+                         {"from": row["topic_id"], "to": None, "reason": reason}, now)
+
+    async def message_by_source(self, chat_id: int, message_id: int) -> Message | None:
+        """The thread's message that came from this Telegram message."""
+        row = await self.database.fetchone(
+            """SELECT * FROM ticket_messages WHERE source_chat_id = ? AND source_message_id = ?""",
+            (chat_id, message_id))
+        return _message(row) if row is not None else None
+
+    async def update_message_text(self, message_id: int, text: str, *, actor: str) -> None:
+        """A message edited in Telegram: the thread keeps the new text, the audit trail the
+        old one."""
+        async with self.database.transaction() as connection:
+            row = await self.database.fetchone(
+                "SELECT ticket_id, text FROM ticket_messages WHERE id = ?", (message_id,))
+            if row is None or row["text"] == text:
+                return
+            now = utcnow()
+            await connection.execute(
+                "UPDATE ticket_messages SET text = ? WHERE id = ?", (text, message_id))
+            await _event(connection, row["ticket_id"], actor, "message_edited",
+                         {"message": message_id, "before": row["text"]}, now)
 
     async def by_topic(self, topic_id: int) -> Ticket | None:
         row = await self.database.fetchone("SELECT * FROM tickets WHERE topic_id = ?",
@@ -264,11 +324,7 @@ class TicketStore:
         rows = await self.database.fetchall(
             "SELECT * FROM ticket_messages WHERE ticket_id = ? ORDER BY id", (ticket_id,)
         )
-        return [
-            Message(row["id"], row["ticket_id"], Author(row["author"]), row["author_name"],
-                    row["text"], row["created_at"])
-            for row in rows
-        ]
+        return [_message(row) for row in rows]
 
     async def events(self, ticket_id: int) -> builtins.list[Event]:
         rows = await self.database.fetchall(
@@ -320,6 +376,15 @@ async def _event(
     )
 
 
+def _message(row: aiosqlite.Row) -> Message:
+    source = None
+    if row["source_message_id"] is not None:
+        source = (int(row["source_chat_id"]), int(row["source_message_id"]))
+    return Message(row["id"], row["ticket_id"], Author(row["author"]), row["author_name"],
+                   row["text"], row["created_at"],
+                   row["media"] if "media" in row.keys() else None, source)
+
+
 def _ticket(
     row: aiosqlite.Row, messages: list[Message] | None = None, events: list[Event] | None = None
 ) -> Ticket:
@@ -344,6 +409,7 @@ def _ticket(
         linked_ticket_id=row["linked_ticket_id"],
         topic_id=row["topic_id"],
         rating=row["rating"],
+        card_message_id=row["card_message_id"] if "card_message_id" in row.keys() else None,
         messages=tuple(messages or ()),
         events=tuple(events or ()),
     )

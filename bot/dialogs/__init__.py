@@ -2,10 +2,19 @@
 entries). The order here is the order in which their routers see an update."""
 
 from bot.dialog import Dialog
-from bot.dialogs import accidental, cancellation, deadlines, payment_arrangement, question, start
+from bot.dialogs import (
+    accidental,
+    cancellation,
+    deadlines,
+    payment_arrangement,
+    question,
+    start,
+    ticket_reply,
+)
 
 DIALOGS: tuple[Dialog, ...] = (
     start.DIALOG,
+    ticket_reply.DIALOG,  # a reply to a ticket's message, whatever dialog is running
     cancellation.DIALOG,
     deadlines.DIALOG,
     payment_arrangement.DIALOG,
@@ -14,4 +23,4 @@ DIALOGS: tuple[Dialog, ...] = (
 )
 
 __all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "payment_arrangement",
-           "question", "start"]
+           "question", "start", "ticket_reply"]

@@ -277,6 +277,25 @@ async def start(conv: Conversation, edit: Message | None, values: Values | None 
 ENTRIES = (MenuEntry("cancel", 10, start, deep_links=("opzeggen", "cancel")),)
 
 
+# --- started from an answer with the service already chosen ("alleen hosting opzeggen") ------
+
+
+class GuideCb(CallbackData, prefix="cg"):
+    """Start the guide with its first question answered (an article's follow-up button)."""
+
+    service: Literal["hosting", "domain", "both", "other"]
+
+
+def guide_button(label: str, service: str) -> Button:
+    """A button that opens the guide with `service` chosen (one of SERVICES)."""
+    return label, GuideCb(service=service).pack()  # type: ignore[arg-type]
+
+
+async def _guide(query: CallbackQuery, callback_data: GuideCb, conv: Conversation) -> None:
+    await query.answer()
+    await start(conv, None, {"service": callback_data.service})
+
+
 # --- after the end: "file the request after all", "now cancel the next domain" ------------------
 
 
@@ -343,6 +362,7 @@ def router() -> Router:
     """The form mechanism handles the guide itself; here only the buttons after its end."""
     cancellation = Router(name=NAME)
     cancellation.callback_query.register(_after, AfterCb.filter())
+    cancellation.callback_query.register(_guide, GuideCb.filter())
     return cancellation
 
 

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from bot.conversation import Button, Conversation, keyboard, message_of, on_its_message
 from bot.dialog import Dialog, Dialogs
+from bot.dialogs import cancellation
 from bot.dialogs.start import resume
 from bot.forms import FreeTextAnswerer
 from bot.menu import MenuCb, MenuEntry
@@ -83,17 +84,30 @@ async def answer_free_text(
         return True
     question_id = await question_log.record(conv.user.id, text, match, update_id=_update_id())
     if match.band == "answer" and match.article is not None:
-        await _show_article(conv, menu, match.article, question_id, edit=None)
+        await _show_article(conv, menu, match.article, question_id, edit=None,
+                            understood=_understood(match))
     elif match.band == "suggest":
-        await _suggest(conv, menu, match, question_id, edit=None)
+        await _suggest(conv, menu, match, question_id, edit=None,
+                       understood=_understood(match))
     else:
         await _no_answer(conv, menu, question_id, edit=None, text=text)
     return True
 
 
+UNDERSTOOD_LIMIT = 200  # characters of the sentence quoted back to the customer
+
+
+def _understood(match: Match) -> str | None:
+    """The sentence of a long message the answer is for ("Ik begreep je vraag als …")."""
+    if match.understood is None:
+        return None
+    sentence = " ".join(match.understood.split())
+    return sentence if len(sentence) <= UNDERSTOOD_LIMIT else sentence[:UNDERSTOOD_LIMIT] + "…"
+
+
 async def _show_article(
     conv: Conversation, menu: frozenset[str], article_id: str, question_id: int, *,
-    edit: Message | None,
+    edit: Message | None, understood: str | None = None,
 ) -> None:
     knowledge, _, _ = _parts(conv)
     article = knowledge.get(article_id)
@@ -111,8 +125,8 @@ async def _show_article(
         (conv.t.label("question.not_helped"), QuestionCb(action="nothelp", question=question_id,
                                                          article=article.id).pack()),
     ])
-    await conv.show(conv.t("question/answer", title=text.title, body=body), keyboard(rows),
-                    edit=edit)
+    await conv.show(conv.t("question/answer", title=text.title, body=body,
+                           understood=understood), keyboard(rows), edit=edit)
 
 
 async def _in_dialog(conv: Conversation) -> bool:
@@ -130,12 +144,16 @@ def _follow_up(conv: Conversation, menu: frozenset[str], article: Article) -> Bu
     key = ACTIONS.get(article.action or "")
     if key is None or key not in menu:
         return None
-    return conv.t.label(f"question.action.{article.action}"), MenuCb(key=key).pack()
+    label = conv.t.label(f"question.action.{article.action}")
+    if article.action == "cancellation" and article.service is not None:
+        # "Alleen hosting opzeggen": the guide starts with that choice made.
+        return cancellation.guide_button(label, article.service)
+    return label, MenuCb(key=key).pack()
 
 
 async def _suggest(
     conv: Conversation, menu: frozenset[str], match: Match, question_id: int, *,
-    edit: Message | None, exclude: str = "",
+    edit: Message | None, exclude: str = "", understood: str | None = None,
 ) -> None:
     knowledge, _, _ = _parts(conv)
     rows: list[list[Button]] = []
@@ -150,7 +168,8 @@ async def _suggest(
         return
     rows.append([(conv.t.label("question.none_of_these"),
                   QuestionCb(action="nothelp", question=question_id).pack())])
-    await conv.show(conv.t("question/suggest"), keyboard(rows), edit=edit)
+    await conv.show(conv.t("question/suggest", understood=understood), keyboard(rows),
+                    edit=edit)
 
 
 async def _no_answer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from aiogram import F, Router
@@ -13,7 +14,11 @@ from bot.conversation import Conversation, keyboard, message_of, on_its_message
 from bot.dialog import Dialog, Dialogs
 from bot.forms import FormRegistry, load_run, show_current
 from bot.menu import MenuCb, MenuEntry
+from bot.staff.callbacks import StaffCb
+from bot.staff.commands import refuse_in_private
 from bot.texts import LANGUAGES
+
+log = logging.getLogger(__name__)
 
 
 class LanguageCb(CallbackData, prefix="lang"):
@@ -115,6 +120,7 @@ def fallback_router() -> Router:
 
     @fallback.message(F.chat.type == "private", F.text.startswith("/"))
     async def on_unknown_command(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
+        refuse_in_private(message.text or "", conv.user.id)
         await show_menu(conv, dialogs.menu, intro="start/unknown_command")
 
     @fallback.message(F.chat.type == "private", F.text)
@@ -135,6 +141,9 @@ def fallback_router() -> Router:
 
     @fallback.callback_query()
     async def on_unknown_button(query: CallbackQuery, conv: Conversation) -> None:
+        if (query.data or "").startswith(f"{StaffCb.__prefix__}:"):
+            log.warning("refused a staff button from user %s in a private chat: %r",
+                        conv.user.id, (query.data or "")[:64])
         await query.answer(conv.t.label("form.stale"))
 
     return fallback
