@@ -16,25 +16,32 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.fsm.storage.base import BaseEventIsolation
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, TelegramObject, User
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    Message,
+    TelegramObject,
+    User,
+)
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot import errors, forms, logs, staff
-from bot.config import Config
-from bot.conversation import ConversationMiddleware
+from bot.config import Config, FloodConfig
+from bot.conversation import Conversation, ConversationMiddleware
 from bot.delivery import Limits, OutboxWorker
+from bot.dialog import Dialog, Dialogs, menu_of
 from bot.dialogs import DIALOGS
 from bot.dialogs.live_chat import LiveChatWatch
-from bot.dialogs.question import answer_free_text
+from bot.dialogs.question import answerer
 from bot.dialogs.start import fallback_router, show_menu
 from bot.fsm import CustomerIsolation, SQLiteStorage
 from bot.intake import Intake, UnitMiddleware
-from bot.menu import MenuEntry
 from bot.notices import BotNotifier
 from bot.retry import RetryMiddleware
 from bot.services import Services
 from bot.staff.topics import TopicDesk
 from bot.texts import LANGUAGES, Texts
+from bot.throttle import ThrottleMiddleware
 from knowledge import dates
 from knowledge.kb import KnowledgeBase
 from knowledge.matcher import Matcher
@@ -60,6 +67,7 @@ class App:
     bot: Bot
     dispatcher: Dispatcher
     services: Services
+    dialogs: Dialogs
     storage: SQLiteStorage
     intake: Intake
     worker: OutboxWorker
@@ -85,14 +93,6 @@ async def build_app(
     knowledge = KnowledgeBase.load()
     outbox = Outbox(database)
     store = TicketStore(database, reopen_days=config.rules.reopen_days)
-    registry = forms.FormRegistry(
-        on_stop=lambda conv, edit: show_menu(conv, edit, intro="start/stopped"))
-    menu: list[MenuEntry] = []
-    for dialog in DIALOGS:
-        menu.extend(dialog.entries)
-        for form in dialog.forms:
-            registry.add(form)
-    menu.sort(key=lambda entry: entry.order)
     services = Services(
         config=config,
         database=database,
@@ -104,10 +104,8 @@ async def build_app(
         knowledge=knowledge,
         matcher=Matcher(knowledge),
         questions=QuestionLog(database),
-        forms=registry,
-        answer_free_text=answer_free_text,
-        menu=menu,
     )
+    dialogs = build_dialogs()
     bot = Bot(
         token=config.token or "1:console-without-a-token",
         session=session or _session(config),
@@ -115,7 +113,7 @@ async def build_app(
     )
     bot.session.middleware(RetryMiddleware())
     storage = SQLiteStorage(database)
-    dispatcher = build_dispatcher(services, storage, CustomerIsolation())
+    dispatcher = build_dispatcher(services, storage, CustomerIsolation(), dialogs)
     intake = Intake(dispatcher, bot, database, polling_timeout=config.telegram.polling_timeout,
                     allowed_updates=dispatcher.resolve_used_update_types())
     desk = None
@@ -126,7 +124,33 @@ async def build_app(
                           on_refused=desk.refused if desk is not None else None)
     live_watch = LiveChatWatch(services)
     live_watch.attach(dispatcher)
-    return App(config, bot, dispatcher, services, storage, intake, worker, live_watch)
+    return App(config, bot, dispatcher, services, dialogs, storage, intake, worker,
+               live_watch)
+
+
+def build_dialogs(declared: tuple[Dialog, ...] = DIALOGS) -> Dialogs:
+    """The dialogs assembled: their forms registered (codes and button sizes checked), the
+    main menu in order, the free-text answerer, and where Stop lands."""
+    menu = menu_of(declared)
+    on_leave = tuple(dialog.on_leave for dialog in declared if dialog.on_leave is not None)
+
+    async def left(conv: Conversation) -> None:
+        for hook in on_leave:
+            await hook(conv)
+
+    async def on_stop(conv: Conversation, edit: Message | None) -> None:
+        await show_menu(conv, menu, edit, intro="start/stopped")
+
+    async def on_menu(conv: Conversation, edit: Message | None) -> None:
+        await show_menu(conv, menu, edit)
+
+    registry = forms.FormRegistry(on_stop=on_stop, on_menu=on_menu,
+                                  answer=answerer(frozenset(entry.key for entry in menu)),
+                                  on_leave=left if on_leave else None)
+    for dialog in declared:
+        for form in dialog.forms:
+            registry.add(form)
+    return Dialogs(declared, registry, menu, on_leave)
 
 
 def _session(config: Config) -> AiohttpSession:
@@ -136,16 +160,20 @@ def _session(config: Config) -> AiohttpSession:
 
 
 def build_dispatcher(
-    services: Services, storage: SQLiteStorage, isolation: BaseEventIsolation
+    services: Services, storage: SQLiteStorage, isolation: BaseEventIsolation,
+    dialogs: Dialogs | None = None,
 ) -> Dispatcher:
-    """Customers in private chats, colleagues in the staff group; anything else is ignored."""
-    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, services=services)
+    """Customers in private chats, colleagues in the staff group; anything else is ignored.
+    Handlers get `services` and `dialogs` from the workflow data."""
+    dialogs = dialogs or build_dialogs()
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, services=services,
+                            dialogs=dialogs)
     dispatcher.update.outer_middleware(logs.UpdateContextMiddleware())
     # Inside the per-customer lock: the state an update changes commits with its "done".
     dispatcher.update.outer_middleware(
         UnitMiddleware(services.database, storage, Inbox(services.database), services.outbox))
 
-    dispatcher.include_router(customer_router(services.forms))
+    dispatcher.include_router(customer_router(dialogs, services.config.flood))
     staff_chat = services.config.telegram.staff_chat_id
     if staff_chat:
         dispatcher.include_router(staff.router(staff_chat))
@@ -155,16 +183,21 @@ def build_dispatcher(
     return dispatcher
 
 
-def customer_router(registry: forms.FormRegistry) -> Router:
+def customer_router(dialogs: Dialogs, flood: FloodConfig | None = None) -> Router:
+    flood = flood or FloodConfig()
     customers = Router(name="customers")
     customers.message.filter(F.chat.type == "private")
+    customers.edited_message.filter(F.chat.type == "private")
     customers.callback_query.filter(F.message.chat.type == "private")
     conversation = ConversationMiddleware()
     customers.message.outer_middleware(conversation)
+    customers.message.outer_middleware(  # after the conversation
+        ThrottleMiddleware(flood.messages, flood.seconds))
+    customers.edited_message.outer_middleware(conversation)
     customers.callback_query.outer_middleware(conversation)
-    for dialog in DIALOGS:
+    for dialog in dialogs.declared:
         customers.include_router(dialog.router())
-    customers.include_router(forms.router(registry))
+    customers.include_router(forms.router(dialogs.registry))
     customers.include_router(fallback_router())
     return customers
 
@@ -174,6 +207,7 @@ def ignored_router() -> Router:
     ignored = Router(name="ignored")
 
     @ignored.message()
+    @ignored.edited_message()
     @ignored.callback_query()
     @ignored.channel_post()
     async def on_elsewhere(event: TelegramObject, event_from_user: User | None = None) -> None:

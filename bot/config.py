@@ -201,6 +201,13 @@ class LanguagesConfig(_Section):
     default: Language = "nl"
 
 
+class FloodConfig(_Section):
+    """More than `messages` messages within `seconds` from one customer is a flood."""
+
+    messages: Annotated[int, Field(ge=1, le=10_000)] = 20
+    seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+
+
 class Config(_Section):
     telegram: TelegramConfig = TelegramConfig()
     storage: StorageConfig = StorageConfig()
@@ -210,6 +217,7 @@ class Config(_Section):
     payment_arrangement: PaymentArrangementConfig = PaymentArrangementConfig()
     staff: StaffConfig = StaffConfig()
     languages: LanguagesConfig = LanguagesConfig()
+    flood: FloodConfig = FloodConfig()
 
     @property
     def token(self) -> str:

@@ -150,7 +150,7 @@ class Console:
         t = services.texts.for_language(
             language_for(CONSOLE_USER, stored, services.config.languages.default))
         conv = Conversation(app.bot, CONSOLE_USER.id, CONSOLE_USER, t, state, services)
-        if not await resume(conv, notice=t("form/resumed")):
+        if not await resume(conv, app.dialogs.registry, notice=t("form/resumed")):
             await self.handle("/start")
 
     async def _feed(self, update: Update) -> None:

@@ -25,6 +25,7 @@ from aiogram.types import (
     User,
 )
 
+from bot import telegram_html
 from bot.services import Services
 from bot.texts import Translator
 from bot.unit import current_unit
@@ -74,27 +75,55 @@ class Conversation:
         await self.services.customers.set_language(self.user.id, lang)
         self.t = self.services.texts.for_language(lang)
 
-    def notice(self, text: str, buttons: Sequence[Sequence[Button]] = (), *,
-               edit: int | None = None) -> Notice:
-        """A message to this customer for the outbox (in place of `edit` when given)."""
-        return Notice(self.chat_id, text, tuple(tuple(row) for row in buttons if row),
-                      kind="edit" if edit is not None else "send", message_id=edit)
+    def notices(self, text: str, buttons: Sequence[Sequence[Button]] = (), *,
+                edit: int | None = None) -> list[Notice]:
+        """A message to this customer for the outbox (in place of `edit` when given); a text
+        longer than one message becomes several, the buttons under the last."""
+        rows = tuple(tuple(row) for row in buttons if row)
+        parts = telegram_html.split(text)
+        return [Notice(self.chat_id, part, rows if index == len(parts) - 1 else (),
+                       kind="edit" if edit is not None and index == 0 else "send",
+                       message_id=edit if index == 0 else None)
+                for index, part in enumerate(parts)]
 
     async def say(self, text: str, markup: InlineKeyboardMarkup | None = None
                   ) -> Message | None:
         """Send now; when Telegram cannot be reached in time, the message goes to the outbox
-        and is delivered later (None: not sent yet), so an answer is never lost."""
-        try:
-            return await self.bot.send_message(self.chat_id, text, reply_markup=markup)
-        except TRANSIENT as error:
-            await self._later(error, Notice(self.chat_id, text, _rows(markup)))
-            return None
+        and is delivered later (None: not sent yet), so an answer is never lost. A text
+        longer than one message is sent as several, the buttons under the last (returned)."""
+        return await self._send(telegram_html.split(text), markup)
+
+    async def _send(self, parts: Sequence[str], markup: InlineKeyboardMarkup | None
+                    ) -> Message | None:
+        sent: Message | None = None
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            try:
+                sent = await self.bot.send_message(self.chat_id, part,
+                                                   reply_markup=markup if last else None)
+            except TRANSIENT as error:
+                await self._later_parts(error, parts[index:], markup)
+                return None
+        return sent
+
+    async def _later_parts(self, error: Exception, parts: Sequence[str],
+                           markup: InlineKeyboardMarkup | None) -> None:
+        for index, part in enumerate(parts):
+            rows = _rows(markup) if index == len(parts) - 1 else ()
+            await self._later(error, Notice(self.chat_id, part, rows))
 
     async def show(
         self, text: str, markup: InlineKeyboardMarkup | None = None, *, edit: Message | None
     ) -> Message | None:
-        """Replace `edit` (the message whose button was pressed) or send a new message."""
+        """Replace `edit` (the message whose button was pressed) or send a new message. A
+        text longer than one message replaces `edit` with its first part; the rest follow."""
         if edit is not None:
+            parts = telegram_html.split(text)
+            if len(parts) > 1:
+                if await self.show(parts[0], None, edit=edit) is None:  # in the outbox:
+                    await self._later_parts(RuntimeError("edit pending"), parts[1:], markup)
+                    return None  # the rest follows it there, in order
+                return await self._send(parts[1:], markup)
             try:
                 edited = await self.bot.edit_message_text(
                     text=text, chat_id=self.chat_id, message_id=edit.message_id,
@@ -167,6 +196,17 @@ class ConversationMiddleware(BaseMiddleware):
         data["t"] = t
         data["conv"] = Conversation(bot, chat.id, user, t, state, services)
         return await handler(event, data)
+
+
+def on_its_message(query: CallbackQuery) -> bool:
+    """Whether the pressed data is a button of the message it came from (Telegram sends only
+    those; anything else was forged, or the message changed since)."""
+    message = query.message
+    if not isinstance(message, Message):
+        return True  # too old to be shown to the bot: nothing to compare
+    markup = message.reply_markup
+    return markup is not None and any(button.callback_data == query.data
+                                      for row in markup.inline_keyboard for button in row)
 
 
 def message_of(event: Message | CallbackQuery) -> Message | None:

@@ -31,7 +31,7 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from aiogram import F, Router
 from aiogram.filters import StateFilter
@@ -40,6 +40,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Button, Conversation, keyboard
+from bot.services import Services
 from bot.staff.commands import refuse_in_private
 from storage.outbox import Notice
 from tickets.models import Category, Priority, Ticket
@@ -74,6 +75,7 @@ VALUE_LIMIT = 24  # bytes of an option's value in callback data
 CODE_LENGTH = 3  # characters of a derived code
 _CODE = re.compile(r"^[a-z0-9]{1,4}$")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+TYPED_KEPT = 30  # answered messages remembered per run (for edits)
 SHARED = "steps"  # the folder (templates) and table (labels) of steps that forms share
 
 
@@ -165,6 +167,7 @@ class Outcome:
     buttons: Sequence[Sequence[Button]] = ()
     # What follows, e.g. another form; gets the message to edit when no text was shown.
     then: Callable[[Message | None], Awaitable[None]] | None = None
+    to_menu: bool = False  # then the main menu (the registry's `on_menu`)
 
 
 @dataclass(frozen=True)
@@ -207,16 +210,20 @@ class FormRun:
     run_id: str
     editing: bool = False
     message_id: int | None = None  # the message showing the current step
+    # The customer's messages that answered a text step (message id -> step), and the id
+    # of the last message they typed in this run: an edit of that one re-takes its answer.
+    typed: dict[str, str] = field(default_factory=dict)
+    last_typed: int | None = None
 
     @property
-    def services(self) -> Any:
+    def services(self) -> Services:
         return self.conv.services
 
     def to_data(self) -> Values:
         return {
             "form": self.form.name, "step": self.step, "values": self.values,
             "history": self.history, "run_id": self.run_id, "editing": self.editing,
-            "message_id": self.message_id,
+            "message_id": self.message_id, "typed": self.typed, "last_typed": self.last_typed,
         }
 
     @property
@@ -248,10 +255,40 @@ def longest_button(form: Form) -> str:
     return pack(form, max(codes, key=len), "pick", "x" * VALUE_LIMIT, "x" * RUN_TAG)
 
 
+ShowScreen = Callable[[Conversation, Message | None], Awaitable[None]]
+
+
+class FreeTextAnswerer(Protocol):
+    """Answers a typed question; True when it said something worth saying. Inside a dialog
+    (`in_dialog`) it stays silent on small talk and unknown questions, so the dialog can
+    simply ask again."""
+
+    def __call__(
+        self, conv: Conversation, text: str, *, in_dialog: bool = False
+    ) -> Awaitable[bool]: ...
+
+
 class FormRegistry:
-    def __init__(self, on_stop: Callable[[Conversation, Message | None], Awaitable[None]]) -> None:
+    """The forms the mechanism runs, and what its handlers need from the rest of the bot:
+    where a customer lands after Stop (`on_stop`) or when a form ends in the menu
+    (`on_menu`, by default `on_stop`), who answers a question typed mid-form, and what the
+    dialogs do when a customer leaves one (`on_leave`, before the state is cleared)."""
+
+    def __init__(self, on_stop: ShowScreen, *, on_menu: ShowScreen | None = None,
+                 answer: FreeTextAnswerer | None = None,
+                 on_leave: Callable[[Conversation], Awaitable[None]] | None = None) -> None:
         self.forms: dict[str, Form] = {}
-        self.on_stop = on_stop  # shows where a customer lands after Stop (the menu)
+        self.on_stop = on_stop
+        self.on_menu = on_menu or on_stop
+        self.answer = answer
+        self.on_leave = on_leave
+
+    async def stop(self, conv: Conversation, edit: Message | None) -> None:
+        """The customer leaves the form (Stop, or a form that no longer exists)."""
+        if self.on_leave is not None:
+            await self.on_leave(conv)
+        await leave(conv)
+        await self.on_stop(conv, edit)
 
     def add(self, form: Form) -> Form:
         """Register a form, after checking what would otherwise fail in front of a customer:
@@ -353,7 +390,8 @@ async def load_run(conv: Conversation, registry: FormRegistry) -> FormRun | None
         return None
     return FormRun(form, conv, data["step"], dict(data.get("values", {})),
                    list(data.get("history", [])), data.get("run_id", ""),
-                   bool(data.get("editing", False)), data.get("message_id"))
+                   bool(data.get("editing", False)), data.get("message_id"),
+                   dict(data.get("typed", {})), data.get("last_typed"))
 
 
 async def show_current(
@@ -568,7 +606,7 @@ async def file_ticket(
 
     def confirmation(ticket: Ticket) -> list[Notice]:
         text = conv.t(template, values=answered(run), ticket=ticket.id, **context)
-        return [conv.notice(text, buttons, edit=run.message_id)]
+        return conv.notices(text, buttons, edit=run.message_id)
 
     ticket, _created = await run.services.ticket_service.open_ticket(
         category=category, customer=conv.customer(email=email), subject=subject,
@@ -578,7 +616,9 @@ async def file_ticket(
     return ticket
 
 
-async def finish(run: FormRun, outcome: Outcome, *, edit: Message | None) -> None:
+async def finish(
+    run: FormRun, outcome: Outcome, registry: FormRegistry, *, edit: Message | None
+) -> None:
     await run.conv.state.clear()
     if outcome.template:
         context = {"values": answered(run), "labels": chosen_labels(run), **outcome.context}
@@ -587,6 +627,8 @@ async def finish(run: FormRun, outcome: Outcome, *, edit: Message | None) -> Non
         edit = None
     if outcome.then is not None:
         await outcome.then(edit)
+    if outcome.to_menu:
+        await registry.on_menu(run.conv, edit)
 
 
 def router(registry: FormRegistry) -> Router:
@@ -611,43 +653,49 @@ def router(registry: FormRegistry) -> Router:
             return
         await query.answer()
         if callback_data.action == "stop":
-            await leave(conv)
-            await registry.on_stop(conv, edit)
+            await registry.stop(conv, edit)
             return
-        await _press(run, callback_data, edit)
+        await _press(run, callback_data, registry, edit)
 
     @forms.message(StateFilter(FormStates.active), F.text)
     async def on_text(message: Message, conv: Conversation) -> None:
         run = await load_run(conv, registry)
         if run is None:  # a dialog that no longer exists: never leave the customer unanswered
-            await leave(conv)
-            await registry.on_stop(conv, None)
+            await registry.stop(conv, None)
             return
         await run.disarm()
-        text = message.text or ""
-        if text.startswith("/"):  # the known commands were taken by the start router
-            refuse_in_private(text, conv.user.id)
-            await _show(run, edit=None, error=conv.t("form/unknown_command"))
+        run.last_typed = message.message_id
+        await _typed(run, registry, message.message_id, message.text or "")
+
+    @forms.edited_message(StateFilter(FormStates.active))
+    async def on_edited(message: Message, conv: Conversation) -> None:
+        """An edit of the last message typed, when it answered the current step or the one
+        just before it (nothing else happened since), re-takes that answer as if the new
+        text had been typed; an edit of anything older keeps what was answered, and says so."""
+        run = await load_run(conv, registry)
+        if run is None:
+            await registry.stop(conv, None)
             return
-        step = run.form.step(run.step) if run.step != SUMMARY else None
-        if step is not None and step.kind == "text":
-            if len(text) > step.max_length:
-                too_long = InvalidInput("too_long", limit=step.max_length)
-                await _show(run, edit=None, error=_invalid_text(run, step, too_long))
-                return
-            await _accept(run, step, text, edit=None)
+        await run.disarm()
+        answered_step = run.typed.get(str(message.message_id))
+        latest = message.message_id == run.last_typed and message.text is not None
+        if latest and answered_step is not None and answered_step != run.step and (
+                run.history and run.history[-1] == answered_step):
+            run.step = run.history.pop()  # back to the step that message answered
+            run.editing = True  # then on to the first step without an answer
+        if latest and answered_step == run.step:
+            await _typed(run, registry, message.message_id, message.text or "")
             return
-        answer = conv.services.answer_free_text
-        if answer is None or not await answer(conv, text, in_dialog=True):
-            await conv.say(conv.t("form/use_buttons"))
-        await _show(run, edit=None)
+        field_label = None
+        if answered_step is not None and answered_step in run.values:
+            field_label = conv.t.label(_label(run, field_labels(run.form, answered_step)))
+        await _show(run, edit=None, error=conv.t("form/edit_kept", field=field_label))
 
     @forms.message(StateFilter(FormStates.active))
     async def on_other(message: Message, conv: Conversation) -> None:
         run = await load_run(conv, registry)
         if run is None:
-            await leave(conv)
-            await registry.on_stop(conv, None)
+            await registry.stop(conv, None)
             return
         await conv.say(conv.t("form/text_only"))
         await _show(run, edit=None)
@@ -655,7 +703,33 @@ def router(registry: FormRegistry) -> Router:
     return forms
 
 
-async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
+async def _typed(run: FormRun, registry: FormRegistry, message_id: int, text: str) -> None:
+    """What the customer typed (or changed by editing) while the form shows its step."""
+    conv = run.conv
+    if text.startswith("/"):  # the known commands were taken by the start router
+        refuse_in_private(text, conv.user.id)
+        await _show(run, edit=None, error=conv.t("form/unknown_command"))
+        return
+    step = run.form.step(run.step) if run.step != SUMMARY else None
+    if step is not None and step.kind == "text":
+        run.typed[str(message_id)] = step.name
+        while len(run.typed) > TYPED_KEPT:  # a flood does not grow the state without bound
+            del run.typed[next(iter(run.typed))]
+        if len(text) > step.max_length:
+            too_long = InvalidInput("too_long", limit=step.max_length)
+            await _show(run, edit=None, error=_invalid_text(run, step, too_long))
+            return
+        await _accept(run, step, text, edit=None)
+        return
+    answer = registry.answer
+    if answer is None or not await answer(conv, text, in_dialog=True):
+        await conv.say(conv.t("form/use_buttons"))
+    await _show(run, edit=None)
+
+
+async def _press(
+    run: FormRun, callback: FormCb, registry: FormRegistry, edit: Message | None
+) -> None:
     if callback.action == "back":
         while run.history:
             run.step = run.history.pop()
@@ -680,7 +754,7 @@ async def _press(run: FormRun, callback: FormCb, edit: Message | None) -> None:
             return
         _recompute(run)
         outcome = await run.form.submit(run, callback.value)
-        await finish(run, outcome, edit=edit)
+        await finish(run, outcome, registry, edit=edit)
         return
     if run.step == SUMMARY:
         await _show(run, edit=edit)

@@ -1,11 +1,12 @@
-"""What handlers need, built once at start-up and handed out through aiogram's workflow data."""
+"""What handlers need, built once at start-up and handed out through aiogram's workflow data.
+
+Telegram-free: the dialogs themselves (forms, menu, the free-text answerer) are assembled
+separately, as `bot.dialog.Dialogs`, so nothing here depends on the conversation layer."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
@@ -20,21 +21,6 @@ from tickets.customers import CustomerStore
 from tickets.service import TicketService
 from tickets.store import TicketStore
 
-if TYPE_CHECKING:
-    from bot.conversation import Conversation
-    from bot.forms import FormRegistry
-    from bot.menu import MenuEntry
-
-
-class FreeTextAnswerer(Protocol):
-    """Answers a typed question; True when it said something worth saying. Inside a dialog
-    (`in_dialog`) it stays silent on small talk and unknown questions, so the dialog can
-    simply ask again."""
-
-    def __call__(
-        self, conv: Conversation, text: str, *, in_dialog: bool = False
-    ) -> Awaitable[bool]: ...
-
 
 @dataclass
 class Services:
@@ -48,9 +34,6 @@ class Services:
     knowledge: KnowledgeBase
     matcher: Matcher
     questions: QuestionLog
-    forms: FormRegistry
-    answer_free_text: FreeTextAnswerer
-    menu: list[MenuEntry] = field(default_factory=list)
 
     def today(self) -> date:
         """Today in the provider's time zone (tests replace this to pin the date)."""

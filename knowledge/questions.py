@@ -10,6 +10,8 @@ from knowledge.matcher import Match, normalise
 from storage.database import Database, utcnow
 
 Feedback = Literal["helped", "not_helped"]
+KEY_SOURCE = 1000  # characters of a question that its grouping key is normalised from
+KEY_LENGTH = 300  # characters of that key
 
 
 #: Why a question is listed among the misses, in the order they are given.
@@ -33,13 +35,15 @@ class QuestionLog:
 
     async def record(self, customer_id: int, text: str, match: Match, *,
                      update_id: int | None = None) -> int:
-        """Log a question; the same update (handled again after a crash) is logged once."""
+        """Log a question as typed (all of it: the log is the material for curating the
+        articles); the same update (handled again after a crash) is logged once. Only the
+        grouping key is bounded: it is normalised from the first `KEY_SOURCE` characters."""
         inserted, question_id = await self.database.insert(
             """INSERT OR IGNORE INTO questions (customer_id, language, text, normalised,
                    article, score, band, update_id, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (customer_id, match.lang, text[:1000],
-             normalise(text[:1000])[:300] or text.strip()[:300],
+            (customer_id, match.lang, text,
+             normalise(text[:KEY_SOURCE])[:KEY_LENGTH] or text.strip()[:KEY_LENGTH],
              match.article, match.score, match.band, update_id, utcnow()),
         )
         if inserted:

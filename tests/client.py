@@ -125,6 +125,10 @@ class TelegramUser:
             extra, kind="document", text=caption or "", chat_id=chat_id, thread_id=thread_id
         )
 
+    def own_messages(self) -> list[ShownMessage]:
+        """What this user sent in their private chat with the bot, oldest first."""
+        return [m for m in self.tg.chat(self.id) if not m.from_bot]
+
     async def press(
         self,
         label: str,

@@ -59,6 +59,7 @@ class Balie:
         self.database = database
         self.tracker = SettlingTracker(self)
         self.today = TODAY
+        self.flood: dict[str, int] = {}  # [flood] for the next start; {} = the defaults
         self.app: App | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -68,6 +69,7 @@ class Balie:
             "telegram": {"token": TOKEN, "api_base": self.tg.api_base,
                          "staff_chat_id": STAFF_CHAT_ID, "polling_timeout": 1},
             "storage": {"database": str(self.database)},
+            "flood": self.flood,
         })
 
     @property

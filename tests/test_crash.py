@@ -1,10 +1,11 @@
-"""kill -9 of the real bot process at random moments of a scripted cancellation, and Telegram
-down while a request is filed: afterwards every answer the customer typed is stored at its
-step, there is one ticket, its confirmation arrived once, and nobody was left without a reply.
+"""kill -9 of the real bot process at random moments of scripted conversations (the
+cancellation guide and the payment arrangement, taking turns), and Telegram down while a
+request is filed: afterwards every answer the customer typed is stored at its step, there is
+one ticket, its confirmation arrived once, and nobody was left without a reply.
 
 The bot processes are forked by tests/crashbot.py (Balie imported once), each a real process
-killed with SIGKILL. More kill points: BALIE_CRASH_CUSTOMERS=40 python -m pytest
-tests/test_crash.py (each customer walks the guide once, with kills at about 3 of 4 steps).
+killed with SIGKILL, at about 3 of 4 steps (mid-update, mid-send, during a 429 wait). CI tries
+at least 100 kill points; more: BALIE_CRASH_KILLS=1000 python -m pytest tests/test_crash.py.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ import pytest
 from tests.conftest import STAFF_CHAT_ID, TODAY, TOKEN
 from tests.fakeapi import FakeTelegram, ShownMessage, iter_buttons
 
-CUSTOMERS = int(os.environ.get("BALIE_CRASH_CUSTOMERS", "5"))
+KILLS = int(os.environ.get("BALIE_CRASH_KILLS", "100"))
 KILL_CHANCE = 0.75
 REPLY_TIMEOUT = 20.0  # seconds a customer waits for any reaction before the test fails
 # What each customer types, and where it must end up on the ticket.
 DOMAIN, RENEWAL, REASON_TEXT, EMAIL = "voorbeeld.nl", "15 maart 2027", "Te duur", "klant@example.nl"
+INVOICE, AMOUNT = "2026001234", "49,95"
+PAYMENT_REASON = "Mijn klant heeft nog niet betaald, dus ik kom deze maand tekort."
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -144,7 +147,10 @@ class Customer:
             "chat_instance": f"ci{self.id}", "data": data, "message": dict(screen.raw)}})
 
 
-def next_action(screen: ShownMessage | None) -> tuple[str, str] | None:
+Action = tuple[str, str] | None
+
+
+def next_action(screen: ShownMessage | None) -> Action:
     """The cancellation guide as a customer walks it, read off the screen (None: done)."""
     if screen is None:
         return "send", "/start"
@@ -164,6 +170,37 @@ def next_action(screen: ShownMessage | None) -> tuple[str, str] | None:
     if "Met welk" in text and "e-mailadres" in text:
         return "send", EMAIL
     raise AssertionError(f"the customer does not know what to do with: {text[:300]!r} {labels}")
+
+
+def next_payment_action(screen: ShownMessage | None) -> Action:
+    """The payment arrangement as a customer walks it, read off the screen (None: done)."""
+    if screen is None:
+        return "send", "/start"
+    text, labels = screen.text, [label for label, _ in iter_buttons(screen)]
+    if "ticket #" in text:
+        return None
+    for label in ("Dien verzoek in", "Betalingsregeling aanvragen", "In termijnen",
+                  "3 termijnen"):
+        if any(label in shown for shown in labels):
+            return "press", label
+    if "Waarom lukt het niet" in text:
+        return "send", PAYMENT_REASON
+    if "<b>bedrag</b> staat er nog open" in text:
+        return "send", AMOUNT
+    if "Om welke <b>factuur</b>" in text:
+        return "send", INVOICE
+    if "<b>e-mailadres</b> ben je bij" in text:
+        return "send", EMAIL
+    raise AssertionError(f"the customer does not know what to do with: {text[:300]!r} {labels}")
+
+
+SCRIPTS = {"cancellation": next_action, "payment_arrangement": next_payment_action}
+EXPECTED = {
+    "cancellation": {"service": "hosting", "domain": DOMAIN, "renewal_date": "2027-03-15",
+                     "reason": "price", "reason_text": REASON_TEXT, "email": EMAIL},
+    "payment_arrangement": {"email": EMAIL, "invoice_number": INVOICE, "amount": "49.95",
+                            "reason_text": PAYMENT_REASON},
+}
 
 
 async def settle(bots: Bots, seen: int) -> None:
@@ -190,9 +227,10 @@ async def tg() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
-async def walk_with_kills(bots: Bots, customer: Customer, rng: random.Random) -> None:
+async def walk_with_kills(bots: Bots, customer: Customer, rng: random.Random,
+                          script: str = "cancellation") -> None:
     steps = 0
-    while (action := next_action(customer.screen())) is not None:
+    while (action := SCRIPTS[script](customer.screen())) is not None:
         steps += 1
         assert steps < 60, "the guide never ended"
         flood = rng.random() < 0.1
@@ -213,19 +251,24 @@ async def test_kill_9_at_random_moments_loses_nothing(tg: FakeTelegram, tmp_path
     rng = random.Random(20261128)
     async with Bots(tg, tmp_path) as bots:
         await bots.start()
-        customers = [Customer(tg, tg.add_user(5000 + n, f"Klant{n}", language_code="nl"))
-                     for n in range(CUSTOMERS)]
-        for customer in customers:
-            await walk_with_kills(bots, customer, rng)
+        customers: list[tuple[str, Customer]] = []
+        while bots.kills < KILLS:
+            script = list(SCRIPTS)[len(customers) % len(SCRIPTS)]
+            n = len(customers)
+            customer = Customer(tg, tg.add_user(5000 + n, f"Klant{n}", language_code="nl"))
+            customers.append((script, customer))
+            await walk_with_kills(bots, customer, rng, script)
         await bots.stop()
-    assert bots.kills >= min(50, CUSTOMERS * 10), f"only {bots.kills} kill points"
-    for customer in customers:
+    assert bots.kills >= KILLS, f"only {bots.kills} kill points"
+    assert {script for script, _ in customers} == set(SCRIPTS)
+    print(f"{bots.kills} kill points over {len(customers)} conversations")
+    for script, customer in customers:
         tickets = bots.rows("SELECT * FROM tickets WHERE customer_id = ?", customer.id)
         assert len(tickets) == 1, f"customer {customer.id}: {len(tickets)} tickets"
+        assert tickets[0]["category"] == script
         fields = json.loads(tickets[0]["fields"])
-        assert (fields["service"], fields["domain"], fields["renewal_date"], fields["reason"],
-                fields["reason_text"], fields["email"]) == (
-            "hosting", DOMAIN, "2027-03-15", "price", REASON_TEXT, EMAIL)
+        expected = EXPECTED[script]
+        assert {key: fields[key] for key in expected} == expected, customer.id
         confirmations = [m for m in tg.chat(customer.id)
                          if m.from_bot and f"ticket #{tickets[0]['id']}" in m.text]
         assert len(confirmations) == 1

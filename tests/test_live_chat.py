@@ -270,3 +270,26 @@ async def test_answering_a_live_chat_picks_it_up(
     assert (await balie.services.tickets.get(ticket.id)).assignee == "Kees"
     assert balie.app is not None
     assert await balie.app.live_watch.sweep(datetime.now(UTC) + timedelta(hours=1)) == []
+
+
+@pytest.mark.usefixtures("office_open")
+async def test_a_menu_button_during_a_chat_ends_it_first(
+    anna: TelegramUser, balie: Balie, tg: FakeTelegram,
+) -> None:
+    await anna.send("/start")
+    menu = anna.last_message()  # an older menu, still there to be pressed
+    assert menu is not None
+    [deadlines] = [data for row in menu.buttons for label, data in row if "Opzegtermijn" in label]
+    await anna.send("/menu")
+    await anna.press("Medewerker spreken")
+    await anna.send("Kan ik iets vragen?")
+    ticket = await live_ticket(balie)
+    assert ticket.live
+    await anna.press_data(deadlines, message_id=menu.message_id)  # mid-chat
+    await balie.settled()
+    assert not (await balie.services.tickets.get(ticket.id)).live
+    assert any("Je praat weer met mij, de bot" in m.plain for m in anna.messages())
+    assert "De klant heeft de chat beëindigd" in topic_texts(tg, ticket)[-1]
+    await anna.send("15 maart 2027")
+    await balie.settled()
+    assert "15 maart 2027" not in " ".join(topic_texts(tg, ticket))

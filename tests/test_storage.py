@@ -320,9 +320,10 @@ async def test_a_read_sees_what_committed_before_it_while_other_reads_are_under_
     other = await outbox.enqueue(1001, "send", message_payload("elders", ()))
     done = asyncio.Event()
 
-    async def reading() -> None:
+    async def reading() -> None:  # through the shared reader connection (fetchall)
         while not done.is_set():
-            await outbox.get(other)
+            await outbox.listing(states=("pending",), ticket_id=None, limit=1)
+            await asyncio.sleep(0)
 
     readers = [asyncio.create_task(reading()) for _ in range(4)]
     stale = []

@@ -14,7 +14,6 @@ from bot import answers
 from bot.conversation import Conversation
 from bot.dialog import Dialog
 from bot.dialogs import cancellation, payment_arrangement
-from bot.dialogs.start import show_menu
 from bot.forms import Form, FormRun, Option, Outcome, Step, Values, start_form
 from bot.menu import MenuEntry
 
@@ -42,11 +41,7 @@ async def _submit(run: FormRun, action: str) -> Outcome:
             await payment_arrangement.start(conv, edit)
 
         return Outcome("", then=open_payment)
-
-    async def open_menu(edit: Message | None) -> None:
-        await show_menu(conv, edit)
-
-    return Outcome("", then=open_menu)
+    return Outcome("", to_menu=True)
 
 
 FORM = Form(

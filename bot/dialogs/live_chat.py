@@ -30,7 +30,7 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import Field
 
 from bot.conversation import Conversation, keyboard, message_of
-from bot.dialog import Dialog
+from bot.dialog import Dialog, Dialogs
 from bot.media import RELAYED, media_of
 from bot.menu import MenuCb, MenuEntry
 from bot.services import Services
@@ -133,7 +133,7 @@ async def open_chat(conv: Conversation, question: str, context: dict[str, Any], 
     key = f"live:{conv.chat_id}:{source[1]}" if source else None
 
     def confirm(ticket: Ticket) -> list[Notice]:
-        return [conv.notice(conv.t("live_chat/waiting", ticket=ticket))]
+        return conv.notices(conv.t("live_chat/waiting", ticket=ticket))
 
     await conv.state.clear()
     await conv.services.ticket_service.open_live_chat(
@@ -151,7 +151,7 @@ async def file_question(conv: Conversation, question: str, context: dict[str, An
     key = key or (f"question:{conv.chat_id}:{source[1]}" if source else None)
 
     def confirm(ticket: Ticket) -> list[Notice]:
-        return [conv.notice(conv.t("live_chat/filed", ticket=ticket, **hours))]
+        return conv.notices(conv.t("live_chat/filed", ticket=ticket, **hours))
 
     await conv.state.clear()
     service = conv.services.ticket_service
@@ -185,7 +185,8 @@ def router() -> Router:
     live = Router(name="live_chat")
 
     @live.message(live_ticket)
-    async def on_live(message: Message, conv: Conversation, live: Ticket) -> None:
+    async def on_live(message: Message, conv: Conversation, live: Ticket,
+                      dialogs: Dialogs) -> None:
         """Everything the customer sends while chatting goes to the colleague (one look at
         the database per message, through the partial index on live tickets)."""
         text = message.text or ""
@@ -199,7 +200,7 @@ def router() -> Router:
                 raise SkipHandler()  # /menu and /start also do what they always do
             from bot.dialogs.start import show_menu
 
-            await show_menu(conv)
+            await show_menu(conv, dialogs.menu)
             return
         if str(getattr(message.content_type, "value", message.content_type)) not in RELAYED:
             await conv.say(conv.t("live_chat/cannot_relay"))
@@ -307,5 +308,14 @@ class LiveChatWatch:
                 log.exception("live chat watch: could not look at the live chats")
 
 
+async def on_leave(conv: Conversation) -> None:
+    """The customer goes elsewhere in the bot (a menu button, another dialog): a live chat
+    ends first, and both sides are told, so what they type next is not sent to a colleague."""
+    ticket = await conv.services.tickets.live_chat_of(conv.user.id)
+    if ticket is not None:
+        await conv.services.ticket_service.end_live_chat(ticket.id, actor="customer")
+        await conv.say(conv.t("live_chat/stopped", ticket=ticket))
+
+
 ENTRIES = (MenuEntry("colleague", 60, start, deep_links=("medewerker", "colleague")),)
-DIALOG = Dialog("live_chat", router, entries=ENTRIES)
+DIALOG = Dialog("live_chat", router, entries=ENTRIES, on_leave=on_leave)

@@ -10,10 +10,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from pydantic import Field
 
-from bot.conversation import Button, Conversation, keyboard, message_of
-from bot.dialog import Dialog
+from bot.conversation import Button, Conversation, keyboard, message_of, on_its_message
+from bot.dialog import Dialog, Dialogs
 from bot.dialogs import cancellation, live_chat
 from bot.dialogs.start import resume
+from bot.forms import FreeTextAnswerer
 from bot.menu import MenuCb, MenuEntry
 from bot.unit import current_unit
 from knowledge.kb import Article, KnowledgeBase
@@ -56,7 +57,19 @@ def _menu_row(conv: Conversation) -> list[list[Button]]:
     return [[(conv.t.label("question.menu"), MenuCb(key="menu").pack())]]
 
 
-async def answer_free_text(conv: Conversation, text: str, *, in_dialog: bool = False) -> bool:
+def answerer(menu: frozenset[str]) -> FreeTextAnswerer:
+    """The free-text answerer, for a bot whose main menu has the entries `menu` (an answer
+    offers only the dialogs that exist)."""
+
+    async def answer(conv: Conversation, text: str, *, in_dialog: bool = False) -> bool:
+        return await answer_free_text(conv, text, menu, in_dialog=in_dialog)
+
+    return answer
+
+
+async def answer_free_text(
+    conv: Conversation, text: str, menu: frozenset[str], *, in_dialog: bool = False
+) -> bool:
     """Answer a typed question. Outside a dialog it always says something (True); inside
     one it answers only a real question (see `FreeTextAnswerer`)."""
     _, matcher, question_log = _parts(conv)
@@ -71,12 +84,13 @@ async def answer_free_text(conv: Conversation, text: str, *, in_dialog: bool = F
         return True
     question_id = await question_log.record(conv.user.id, text, match, update_id=_update_id())
     if match.band == "answer" and match.article is not None:
-        await _show_article(conv, match.article, question_id, edit=None,
+        await _show_article(conv, menu, match.article, question_id, edit=None,
                             understood=_understood(match))
     elif match.band == "suggest":
-        await _suggest(conv, match, question_id, edit=None, understood=_understood(match))
+        await _suggest(conv, menu, match, question_id, edit=None,
+                       understood=_understood(match))
     else:
-        await _no_answer(conv, question_id, edit=None, text=text)
+        await _no_answer(conv, menu, question_id, edit=None, text=text)
     return True
 
 
@@ -92,17 +106,17 @@ def _understood(match: Match) -> str | None:
 
 
 async def _show_article(
-    conv: Conversation, article_id: str, question_id: int, *, edit: Message | None,
-    understood: str | None = None,
+    conv: Conversation, menu: frozenset[str], article_id: str, question_id: int, *,
+    edit: Message | None, understood: str | None = None,
 ) -> None:
     knowledge, _, _ = _parts(conv)
     article = knowledge.get(article_id)
     if article is None:
         return
     text = article.text(conv.lang)
-    body = conv.t.string(text.body, actions=_available_actions(conv))
+    body = conv.t.string(text.body, actions=_available_actions(menu))
     rows: list[list[Button]] = []
-    follow_up = None if await _in_dialog(conv) else _follow_up(conv, article)
+    follow_up = None if await _in_dialog(conv) else _follow_up(conv, menu, article)
     if follow_up is not None:
         rows.append([follow_up])
     rows.append([
@@ -121,15 +135,14 @@ async def _in_dialog(conv: Conversation) -> bool:
     return await conv.state.get_state() is not None
 
 
-def _available_actions(conv: Conversation) -> frozenset[str]:
+def _available_actions(menu: frozenset[str]) -> frozenset[str]:
     """The article actions whose dialog exists, so an answer promises only what it can do."""
-    keys = {entry.key for entry in conv.services.menu}
-    return frozenset(action for action, key in ACTIONS.items() if key in keys)
+    return frozenset(action for action, key in ACTIONS.items() if key in menu)
 
 
-def _follow_up(conv: Conversation, article: Article) -> Button | None:
+def _follow_up(conv: Conversation, menu: frozenset[str], article: Article) -> Button | None:
     key = ACTIONS.get(article.action or "")
-    if key is None or not any(entry.key == key for entry in conv.services.menu):
+    if key is None or key not in menu:
         return None
     label = conv.t.label(f"question.action.{article.action}")
     if article.action == "cancellation" and article.service is not None:
@@ -139,8 +152,8 @@ def _follow_up(conv: Conversation, article: Article) -> Button | None:
 
 
 async def _suggest(
-    conv: Conversation, match: Match, question_id: int, *, edit: Message | None,
-    exclude: str = "", understood: str | None = None,
+    conv: Conversation, menu: frozenset[str], match: Match, question_id: int, *,
+    edit: Message | None, exclude: str = "", understood: str | None = None,
 ) -> None:
     knowledge, _, _ = _parts(conv)
     rows: list[list[Button]] = []
@@ -151,7 +164,7 @@ async def _suggest(
         rows.append([(article.text(conv.lang).title[:60],
                       QuestionCb(action="show", question=question_id, article=article_id).pack())])
     if not rows:
-        await _no_answer(conv, question_id, edit=edit)
+        await _no_answer(conv, menu, question_id, edit=edit)
         return
     rows.append([(conv.t.label("question.none_of_these"),
                   QuestionCb(action="nothelp", question=question_id).pack())])
@@ -160,7 +173,8 @@ async def _suggest(
 
 
 async def _no_answer(
-    conv: Conversation, question_id: int, *, edit: Message | None, text: str | None = None
+    conv: Conversation, menu: frozenset[str], question_id: int, *, edit: Message | None,
+    text: str | None = None,
 ) -> None:
     rows: list[list[Button]] = []
     if not await _in_dialog(conv):
@@ -193,10 +207,14 @@ def router() -> Router:
     questions = Router(name="question")
 
     @questions.callback_query(QuestionCb.filter())
-    async def on_press(query: CallbackQuery, callback_data: QuestionCb, conv: Conversation) -> None:
+    async def on_press(
+        query: CallbackQuery, callback_data: QuestionCb, conv: Conversation, dialogs: Dialogs
+    ) -> None:
         knowledge, matcher, question_log = _parts(conv)
+        menu = dialogs.menu_keys
         # Ids in button data are checked against the customer's own records before use.
-        if await question_log.owner(callback_data.question) != conv.user.id or (
+        if not on_its_message(query) or await question_log.owner(
+                callback_data.question) != conv.user.id or (
             callback_data.article and callback_data.article not in knowledge
         ):
             await query.answer(conv.t.label("form.stale"))
@@ -204,7 +222,8 @@ def router() -> Router:
         edit = message_of(query)
         if callback_data.action == "show":
             await query.answer()
-            await _show_article(conv, callback_data.article, callback_data.question, edit=edit)
+            await _show_article(conv, menu, callback_data.article, callback_data.question,
+                                edit=edit)
         elif callback_data.action == "helped":
             await question_log.feedback(callback_data.question, "helped")
             await query.answer(conv.t.label("question.thanks_for_feedback"))
@@ -220,10 +239,10 @@ def router() -> Router:
                 retry = Match(None, match.score, "suggest", tuple(dict.fromkeys(others))[:3],
                               match.lang)
                 await conv.say(conv.t("question/sorry"))
-                await _suggest(conv, retry, callback_data.question, edit=None,
+                await _suggest(conv, menu, retry, callback_data.question, edit=None,
                                exclude=callback_data.article)
             else:
-                await _no_answer(conv, callback_data.question, edit=None)
+                await _no_answer(conv, menu, callback_data.question, edit=None)
         elif callback_data.action in ("colleague", "ticket"):
             await query.answer()
             await _to_a_colleague(conv, callback_data, edit)
@@ -232,7 +251,7 @@ def router() -> Router:
             await query.answer(conv.t.label("form.stale"))
             return
         if callback_data.action != "helped":
-            await resume(conv)  # a dialog in progress carries on below the answer
+            await resume(conv, dialogs.registry)  # a dialog in progress carries on below the answer
 
     return questions
 

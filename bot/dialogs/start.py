@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
-from bot.conversation import Conversation, keyboard, message_of
-from bot.dialog import Dialog
-from bot.forms import leave, load_run, show_current
+from bot.conversation import Conversation, keyboard, message_of, on_its_message
+from bot.dialog import Dialog, Dialogs
+from bot.forms import FormRegistry, load_run, show_current
 from bot.menu import MenuCb, MenuEntry
 from bot.staff.callbacks import StaffCb
 from bot.staff.commands import refuse_in_private
@@ -25,32 +26,25 @@ class LanguageCb(CallbackData, prefix="lang"):
 
 
 async def show_menu(
-    conv: Conversation, edit: Message | None = None, *, intro: str = "start/menu"
+    conv: Conversation, menu: Sequence[MenuEntry], edit: Message | None = None, *,
+    intro: str = "start/menu",
 ) -> None:
     rows = [[(conv.t.label(f"menu.{entry.key}"), MenuCb(key=entry.key).pack())]
-            for entry in conv.services.menu]
+            for entry in menu]
     await conv.show(conv.t(intro, name=conv.user.first_name), keyboard(rows), edit=edit)
 
 
 async def resume(
-    conv: Conversation, edit: Message | None = None, notice: str | None = None
+    conv: Conversation, registry: FormRegistry, edit: Message | None = None,
+    notice: str | None = None,
 ) -> bool:
     """Show the step of a dialog in progress again (in the current language); False when
     the customer is not in a dialog."""
-    run = await load_run(conv, conv.services.forms) if conv.services.forms else None
+    run = await load_run(conv, registry)
     if run is None:
         return False
     await show_current(run, edit=edit, notice=notice)
     return True
-
-
-def _entry(conv: Conversation, key: str) -> MenuEntry | None:
-    return next((entry for entry in conv.services.menu if entry.key == key), None)
-
-
-def _deep_link(conv: Conversation, payload: str) -> MenuEntry | None:
-    payload = payload.strip().lower()
-    return next((entry for entry in conv.services.menu if payload in entry.deep_links), None)
 
 
 def router() -> Router:
@@ -58,28 +52,31 @@ def router() -> Router:
     start.message.filter(F.chat.type == "private")
 
     @start.message(CommandStart())
-    async def on_start(message: Message, command: CommandObject, conv: Conversation) -> None:
-        await leave(conv)
-        entry = _deep_link(conv, command.args or "")
+    async def on_start(
+        message: Message, command: CommandObject, conv: Conversation, dialogs: Dialogs
+    ) -> None:
+        await dialogs.leave(conv)
+        entry = dialogs.deep_link(command.args or "")
         if entry is not None:
             await entry.start(conv, None)
             return
-        await show_menu(conv, intro="start/welcome")
+        await show_menu(conv, dialogs.menu, intro="start/welcome")
 
     @start.message(Command("menu"))
-    async def on_menu(message: Message, conv: Conversation) -> None:
-        await leave(conv)
-        await show_menu(conv)
+    async def on_menu(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
+        await dialogs.leave(conv)
+        await show_menu(conv, dialogs.menu)
 
     @start.message(Command("help"))
     async def on_help(message: Message, conv: Conversation) -> None:
         await conv.say(conv.t("start/help"))
 
     @start.message(Command("stop"))
-    async def on_stop(message: Message, conv: Conversation) -> None:
+    async def on_stop(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
         was_busy = await conv.state.get_state() is not None
-        await leave(conv)
-        await show_menu(conv, intro="start/stopped" if was_busy else "start/nothing_to_stop")
+        await dialogs.leave(conv)
+        await show_menu(conv, dialogs.menu,
+                        intro="start/stopped" if was_busy else "start/nothing_to_stop")
 
     @start.message(Command("taal", "language", "lang"))
     async def on_language(message: Message, conv: Conversation) -> None:
@@ -89,25 +86,28 @@ def router() -> Router:
 
     @start.callback_query(LanguageCb.filter())
     async def on_language_chosen(
-        query: CallbackQuery, callback_data: LanguageCb, conv: Conversation
+        query: CallbackQuery, callback_data: LanguageCb, conv: Conversation, dialogs: Dialogs
     ) -> None:
         if callback_data.lang not in LANGUAGES:
             await query.answer(conv.t.label("form.stale"))
             return
         await conv.set_language(callback_data.lang)
         await query.answer()
-        if not await resume(conv, message_of(query)):
-            await show_menu(conv, message_of(query), intro="start/language_set")
+        if not await resume(conv, dialogs.registry, message_of(query)):
+            await show_menu(conv, dialogs.menu, message_of(query), intro="start/language_set")
 
     @start.callback_query(MenuCb.filter())
     async def on_menu_entry(
-        query: CallbackQuery, callback_data: MenuCb, conv: Conversation
+        query: CallbackQuery, callback_data: MenuCb, conv: Conversation, dialogs: Dialogs
     ) -> None:
-        entry = _entry(conv, callback_data.key)
+        if not on_its_message(query):  # forged, or a second tap after the first opened it
+            await query.answer(conv.t.label("form.stale"))
+            return
+        entry = dialogs.entry(callback_data.key)
         await query.answer()
-        await leave(conv)
+        await dialogs.leave(conv)
         if entry is None:
-            await show_menu(conv, message_of(query))
+            await show_menu(conv, dialogs.menu, message_of(query))
             return
         await entry.start(conv, message_of(query))
 
@@ -119,20 +119,25 @@ def fallback_router() -> Router:
     fallback = Router(name="fallback")
 
     @fallback.message(F.chat.type == "private", F.text.startswith("/"))
-    async def on_unknown_command(message: Message, conv: Conversation) -> None:
+    async def on_unknown_command(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
         refuse_in_private(message.text or "", conv.user.id)
-        await show_menu(conv, intro="start/unknown_command")
+        await show_menu(conv, dialogs.menu, intro="start/unknown_command")
 
     @fallback.message(F.chat.type == "private", F.text)
-    async def on_text(message: Message, conv: Conversation) -> None:
-        answer = conv.services.answer_free_text
+    async def on_text(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
+        answer = dialogs.registry.answer
         if answer is not None and await answer(conv, message.text or ""):
             return
-        await show_menu(conv, intro="start/not_understood")
+        await show_menu(conv, dialogs.menu, intro="start/not_understood")
 
     @fallback.message(F.chat.type == "private")
-    async def on_other(message: Message, conv: Conversation) -> None:
-        await show_menu(conv, intro="start/text_only")
+    async def on_other(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
+        await show_menu(conv, dialogs.menu, intro="start/text_only")
+
+    @fallback.edited_message(F.chat.type == "private")
+    async def on_edited(message: Message, conv: Conversation) -> None:
+        """Outside a dialog there is no answer to re-take: what was sent stands."""
+        await conv.say(conv.t("start/edit_kept"))
 
     @fallback.callback_query()
     async def on_unknown_button(query: CallbackQuery, conv: Conversation) -> None:
