@@ -6,6 +6,7 @@ from bot.dialogs import (
     accidental,
     cancellation,
     deadlines,
+    my_tickets,
     payment_arrangement,
     question,
     start,
@@ -20,7 +21,11 @@ DIALOGS: tuple[Dialog, ...] = (
     payment_arrangement.DIALOG,
     accidental.DIALOG,
     question.DIALOG,
+    # Free text of a customer whose ticket a colleague is on: "which ticket is this about?"
+    # before the knowledge base (the fallback) answers it.
+    my_tickets.DIALOG,
 )
 
-__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "payment_arrangement",
+__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "my_tickets",
+           "payment_arrangement",
            "question", "start", "ticket_reply"]
