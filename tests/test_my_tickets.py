@@ -399,3 +399,27 @@ def test_every_my_tickets_button_fits_telegram_s_64_bytes(balie: Balie) -> None:
         [row] = rating_buttons(texts, lang, biggest)
         assert len(row) == 5
         assert all(len(data.encode()) <= 64 for _, data in row)
+
+
+async def test_in_english_a_photo_as_the_reply(
+    john: TelegramUser, balie: Balie, tg: FakeTelegram,
+) -> None:
+    ticket = await file(balie, "Mail is down", customer=JOHN)
+    await balie.services.ticket_service.claim(ticket.id, "Kees")
+    await balie.settled()
+    await john.send("my tickets")
+    assert john.last_text().startswith(f"🎫 My tickets\n\n#{ticket.id} Mail is down\n"
+                                       "a colleague is on it · last activity ")
+    await john.press(f"#{ticket.id} Mail is down")
+    assert "Status: a colleague is on it" in john.last_text()
+    assert "No messages yet." in john.last_text()
+    await john.press("✏️ Reply")
+    await john.send_photo("the error I get")
+    await balie.settled()
+    assert john.last_text() == f"✉️ Added to ticket #{ticket.id}. Our colleagues can see it."
+    [message] = (await balie.services.tickets.get(ticket.id, full=True)).messages
+    assert (message.author, message.text, message.media) == \
+        (Author.CUSTOMER, "the error I get", "photo")
+    await john.send("/tickets")
+    await john.press(f"#{ticket.id} Mail is down")
+    assert "You ·" in john.last_text() and "📎" in john.last_text()
