@@ -24,6 +24,7 @@ from bot.config import Config
 from bot.conversation import ConversationMiddleware
 from bot.delivery import Limits, OutboxWorker
 from bot.dialogs import DIALOGS
+from bot.dialogs.live_chat import LiveChatWatch
 from bot.dialogs.question import answer_free_text
 from bot.dialogs.start import fallback_router, show_menu
 from bot.fsm import CustomerIsolation, SQLiteStorage
@@ -62,6 +63,7 @@ class App:
     storage: SQLiteStorage
     intake: Intake
     worker: OutboxWorker
+    live_watch: LiveChatWatch
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def request_stop(self) -> None:
@@ -122,7 +124,9 @@ async def build_app(
                          config.languages.default)
     worker = OutboxWorker(bot, outbox, limits=delivery_limits or Limits(), topics=desk,
                           on_refused=desk.refused if desk is not None else None)
-    return App(config, bot, dispatcher, services, storage, intake, worker)
+    live_watch = LiveChatWatch(services)
+    live_watch.attach(dispatcher)
+    return App(config, bot, dispatcher, services, storage, intake, worker, live_watch)
 
 
 def _session(config: Config) -> AiohttpSession:

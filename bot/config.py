@@ -145,6 +145,9 @@ class OfficeHoursConfig(_Section):
     friday: str = "09:00-17:00"
     saturday: str = ""
     sunday: str = ""
+    # Minutes a live chat may wait for a colleague before the customer is told honestly and
+    # offered to leave it as a ticket.
+    live_chat_wait_minutes: Annotated[int, Field(ge=1, le=240)] = 5
 
     _timezone = field_validator("timezone")(_known_timezone)
 

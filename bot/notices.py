@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.config import Config
+from bot.dialogs.live_chat import LiveCb
 from bot.dialogs.my_tickets import rating_buttons
 from bot.texts import Texts
 from storage.outbox import Notice
-from tickets.models import Author, Message, Priority, Status, Ticket
+from tickets.models import Author, Category, Message, Priority, Status, Ticket
 from tickets.service import Change
 
 CAPTION_LIMIT = 1024
@@ -33,6 +34,7 @@ class BotNotifier:
         self.lang = config.languages.default
         self.anonymous = config.staff.anonymous
         self.reopen_days = config.rules.reopen_days
+        self.live_wait_minutes = config.office_hours.live_chat_wait_minutes
         self.texts = texts
 
     def notices(self, ticket: Ticket, change: Change) -> Sequence[Notice]:
@@ -45,10 +47,22 @@ class BotNotifier:
         action = change.action
         if action in ("opened", "follow_up"):
             notices = [self._card(ticket)]
-            if ticket.priority == Priority.URGENT:
+            if ticket.category == Category.LIVE_CHAT:
+                notices.append(Notice(self.staff_chat_id, self.texts.render(
+                    self.lang, "staff/live_waiting", ticket=ticket)))
+            elif ticket.priority == Priority.URGENT:
                 notices.append(Notice(self.staff_chat_id, self.texts.render(
                     self.lang, "staff/urgent", ticket=ticket, link=None)))
             return notices
+        if action in ("live_ended", "handed_off", "live_unanswered"):
+            line = Notice(self.staff_chat_id, self.texts.render(
+                self.lang, f"staff/{action}", ticket=ticket,
+                by_customer=change.actor == "customer",
+                name=change.actor.removeprefix("colleague:")), to_topic=True)
+            if action == "handed_off":
+                return [self._card(ticket),
+                        Notice(self.staff_chat_id, kind="topic", to_topic=True), line]
+            return [line]
         if action == "message" and change.message is not None:
             if change.message.author == Author.CUSTOMER:
                 return [self._customer_message(ticket, change.message)]
@@ -100,11 +114,23 @@ class BotNotifier:
             return [self._reply(ticket, change.message, lang, name,
                                 edit=change.detail.get("copy"))]
         if action == "claimed":
-            return [Notice(chat, self.texts.render(lang, "tickets/claimed", ticket=ticket,
+            joined = "tickets/live_joined" if ticket.live else "tickets/claimed"
+            return [Notice(chat, self.texts.render(lang, joined, ticket=ticket, name=name))]
+        if action == "live_ended" and change.actor != "customer":
+            return [Notice(chat, self.texts.render(lang, "tickets/live_ended", ticket=ticket,
                                                    name=name))]
+        if action == "handed_off":
+            return [Notice(chat, self.texts.render(
+                lang, "tickets/handed_off", ticket=ticket, name=name,
+                by_customer=change.actor == "customer"))]
+        if action == "live_unanswered":
+            return [Notice(chat, self.texts.render(lang, "tickets/live_unanswered",
+                                                   ticket=ticket,
+                                                   wait=self.live_wait_minutes),
+                           self.live_buttons(ticket, lang))]
         if action == "status" and change.actor.startswith("colleague:"):
-            template = {Status.WAITING_ON_CUSTOMER: "tickets/waiting",
-                        Status.CLOSED: "tickets/closed"}.get(ticket.status)
+            template: str | None = {Status.WAITING_ON_CUSTOMER: "tickets/waiting",
+                                    Status.CLOSED: "tickets/closed"}.get(ticket.status)
             if ticket.status == Status.OPEN and change.detail.get("from") == Status.CLOSED:
                 template = "tickets/reopened"
             if template is not None:
@@ -126,11 +152,18 @@ class BotNotifier:
             return Notice(chat, caption[:CAPTION_LIMIT], kind="copy",
                           from_chat_id=message.source[0], message_id=message.source[1],
                           thread_message_id=message.id)
-        text = self.texts.render(lang, "tickets/colleague_reply", ticket=ticket, name=name,
-                                 text=message.text)
+        template = "tickets/live_message" if ticket.live else "tickets/colleague_reply"
+        text = self.texts.render(lang, template, ticket=ticket, name=name, text=message.text)
         if edit is not None:
             return Notice(chat, text, kind="edit", message_id=edit)
         return Notice(chat, text, thread_message_id=message.id)
+
+    def live_buttons(self, ticket: Ticket, lang: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """Nobody free: leave the chat as a ticket, or keep waiting."""
+        return ((self.texts.label(lang, "live_chat.leave_ticket"),
+                 LiveCb(action="ticket", ticket=ticket.id).pack()),
+                (self.texts.label(lang, "live_chat.keep_waiting"),
+                 LiveCb(action="wait", ticket=ticket.id).pack())),
 
     def signature(self, actor: str, lang: str) -> str:
         """How a colleague signs to the customer: their first name, or anonymously."""

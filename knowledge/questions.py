@@ -50,6 +50,13 @@ class QuestionLog:
                 row = await found.fetchone()
         return int(row[0]) if row is not None else 0
 
+    async def last(self, customer_id: int) -> tuple[str, str | None] | None:
+        """This customer's latest question and the article it got (None: none asked)."""
+        row = await self.database.fetchone(
+            "SELECT text, article FROM questions WHERE customer_id = ? ORDER BY id DESC LIMIT 1",
+            (customer_id,))
+        return (str(row[0]), row[1]) if row is not None else None
+
     async def owner(self, question_id: int) -> int | None:
         row = await self.database.fetchone(
             "SELECT customer_id FROM questions WHERE id = ?", (question_id,))

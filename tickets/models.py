@@ -134,6 +134,7 @@ class Ticket:
     topic_id: int | None = None
     rating: int | None = None
     card_message_id: int | None = None  # the card in its topic in the staff group
+    live: bool = False  # the customer is chatting on it: what they write goes to it
     messages: tuple[Message, ...] = field(default=())
     events: tuple[Event, ...] = field(default=())
 

@@ -58,6 +58,7 @@ class SilentNotifier:
 
 
 Confirmation = Callable[[Ticket], Sequence[Notice]]
+LIVE_PREFIX = "Livechat: "  # a live chat's subject; dropped when it is handed off
 
 
 class TicketService:
@@ -127,7 +128,12 @@ class TicketService:
                                                     {"from": str(before.status),
                                                      "to": str(ticket.status)}))
             elif ticket.status == Status.WAITING_ON_CUSTOMER:
-                ticket = await self.store.set_status(ticket.id, Status.OPEN, actor="customer")
+                # The answer the colleague waited for: back to them (or to the queue).
+                back = Status.IN_PROGRESS if ticket.assignee else Status.OPEN
+                ticket = await self.store.set_status(ticket.id, back, actor="customer")
+                await self._tell(ticket, Change("status", "customer",
+                                                {"from": str(Status.WAITING_ON_CUSTOMER),
+                                                 "to": str(back)}))
             message = await self.store.add_message(
                 ticket.id, Author.CUSTOMER, text, author_name=author_name, source=source,
                 actor="customer", media=media)
@@ -172,11 +178,19 @@ class TicketService:
         self, ticket_id: int, colleague: str, text: str, *,
         source: tuple[int, int] | None = None, media: str | None = None,
     ) -> Message | None:
-        """A colleague's answer, relayed to the customer. None: this message was seen before."""
+        """A colleague's answer, relayed to the customer. None: this message was seen before.
+        An open ticket nobody had yet: the one who answers it has it now (a live chat is then
+        picked up, and its customer told who is there)."""
         async with self.database.transaction():
             ticket = await self.store.get(ticket_id)
             if ticket.status == Status.CLOSED:
                 raise ConcurrentChange(ticket_id)  # the caller offers to reopen first
+            seen = source is not None and await self.store.message_by_source(*source) is not None
+            if ticket.assignee is None and ticket.status == Status.OPEN and not seen:
+                try:
+                    ticket = await self.claim(ticket_id, colleague)
+                except AlreadyClaimed:
+                    ticket = await self.store.get(ticket_id)
             message = await self.store.add_message(
                 ticket_id, Author.COLLEAGUE, text, author_name=colleague, source=source,
                 actor=f"colleague:{colleague}", media=media)
@@ -307,6 +321,71 @@ class TicketService:
             await self._tell(ticket, Change("status", actor, detail))
         return ticket
 
+    # --- live chat ------------------------------------------------------------------------------
+
+    async def open_live_chat(
+        self, *, customer: Customer, question: str, context: Mapping[str, Any],
+        source: tuple[int, int] | None = None, media: str | None = None,
+        idempotency_key: str | None = None, confirm: Confirmation | None = None,
+    ) -> Ticket:
+        """A customer asks for a colleague: a `live_chat` ticket with their question as its
+        first message and what they just did in the bot (`context`); from now on what they
+        write goes to it, until the chat ends or is handed off."""
+        async with self.database.transaction():
+            ticket, created = await self.open_ticket(
+                category=Category.LIVE_CHAT, customer=customer,
+                subject=_subject(f"{LIVE_PREFIX}{question.strip()}", "Livechat"),
+                fields=dict(context),
+                priority=Priority.HIGH, idempotency_key=idempotency_key, confirm=confirm)
+            if created:
+                ticket = await self.store.set_live(ticket.id, True, actor="customer")
+                await self.customer_wrote(ticket.id, customer.telegram_id, question,
+                                          author_name=customer.name, source=source,
+                                          media=media)
+        return ticket
+
+    async def end_live_chat(self, ticket_id: int, *, actor: str) -> Ticket:
+        """The customer (/stop) or the colleague (/back) ends the live chat: the customer
+        talks to the bot again; the ticket stays as it is."""
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            ticket = await self.store.set_live(ticket_id, False, actor=actor, reason="ended")
+            if before.live:
+                await self._tell(ticket, Change("live_ended", actor, {}))
+        return ticket
+
+    async def hand_off(self, ticket_id: int, *, actor: str,
+                       category: Category = Category.QUESTION,
+                       priority: Priority = Priority.NORMAL) -> Ticket:
+        """A live chat becomes a queued ticket for follow-up (its transcript stays on it):
+        the category and priority change, the chat ends, the customer is told its number."""
+        async with self.database.transaction():
+            before = await self.store.get(ticket_id)
+            await self.store.set_category(ticket_id, category, actor=actor)
+            await self.store.set_priority(ticket_id, priority, actor=actor)
+            if before.subject.startswith(LIVE_PREFIX) and len(before.subject) > len(LIVE_PREFIX):
+                await self.store.set_subject(ticket_id, before.subject[len(LIVE_PREFIX):],
+                                             actor=actor)
+            ticket = await self.store.set_live(ticket_id, False, actor=actor,
+                                               reason="handed off")
+            await self._tell(ticket, Change("handed_off", actor,
+                                            {"from": str(before.category),
+                                             "to": str(category)}))
+        return ticket
+
+    async def live_chat_unanswered(self, ticket_id: int) -> bool:
+        """Nobody picked the live chat up in time: the customer is told, once, honestly, and
+        offered to leave it as a ticket. False: told before (or picked up meanwhile)."""
+        async with self.database.transaction():
+            ticket = await self.store.get(ticket_id)
+            if not ticket.live or ticket.assignee is not None:
+                return False
+            if not await self.store.mark_nudged(ticket_id):
+                return False
+            await self.store.record(ticket_id, "bot", "live_unanswered", {})
+            await self._tell(ticket, Change("live_unanswered", "bot", {}))
+        return True
+
     # --- the staff group's topics (the outbox worker keeps them) -------------------------------
 
     async def set_topic(self, ticket_id: int, topic_id: int | None, *, actor: str = "bot"
@@ -316,3 +395,11 @@ class TicketService:
     async def topic_lost(self, ticket_id: int, reason: str) -> None:
         """Its topic was deleted: the next message for it creates a new one, with its card."""
         await self.store.forget_topic(ticket_id, reason=reason)
+
+
+def _subject(text: str, fallback: str, length: int = 60) -> str:
+    """A ticket's subject from what the customer typed: its first line, shortened."""
+    line = next((each.strip() for each in text.splitlines() if each.strip()), "")
+    if not line:
+        return fallback
+    return line if len(line) <= length else line[: length - 1].rstrip() + "…"

@@ -271,6 +271,54 @@ class TicketStore:
             await _event(connection, ticket_id, actor, "topic",
                          {"from": row["topic_id"], "to": topic_id}, now)
 
+    # --- live chat --------------------------------------------------------------------------
+
+    async def live_chat_of(self, customer_id: int) -> Ticket | None:
+        """The ticket this customer is chatting on live, if any."""
+        row = await self.database.fetchone(
+            "SELECT * FROM tickets WHERE customer_id = ? AND live = 1 ORDER BY id DESC LIMIT 1",
+            (customer_id,))
+        return _ticket(row) if row is not None else None
+
+    async def set_live(self, ticket_id: int, live: bool, *, actor: str,
+                       reason: str | None = None) -> Ticket:
+        async with self.database.transaction() as connection:
+            ticket = await self.get(ticket_id)
+            if ticket.live == live:
+                return ticket
+            now = utcnow()
+            await connection.execute(
+                "UPDATE tickets SET live = ?, updated_at = ? WHERE id = ?",
+                (int(live), now, ticket_id))
+            detail: dict[str, Any] = {"live": live}
+            if reason:
+                detail["reason"] = reason
+            await _event(connection, ticket_id, actor, "live", detail, now)
+            return await self.get(ticket_id)
+
+    async def unanswered_live_chats(self, since: str) -> builtins.list[Ticket]:
+        """Live chats nobody picked up that were opened before `since` and whose customer was
+        not told yet."""
+        rows = await self.database.fetchall(
+            """SELECT * FROM tickets WHERE live = 1 AND assignee IS NULL
+                   AND live_nudged_at IS NULL AND created_at < ? ORDER BY id""", (since,))
+        return [_ticket(row) for row in rows]
+
+    async def mark_nudged(self, ticket_id: int) -> bool:
+        """True once: the customer of this live chat is told nobody is free (now)."""
+        async with self.database.transaction() as connection:
+            cursor = await connection.execute(
+                "UPDATE tickets SET live_nudged_at = ? WHERE id = ? AND live_nudged_at IS NULL",
+                (utcnow(), ticket_id))
+            return bool(cursor.rowcount)
+
+    async def set_subject(self, ticket_id: int, subject: str, *, actor: str) -> Ticket:
+        return await self._set_column(ticket_id, "subject", subject, actor)
+
+    async def set_category(self, ticket_id: int, category: Category, *, actor: str
+                           ) -> Ticket:
+        return await self._set_column(ticket_id, "category", str(category), actor)
+
     async def record(self, ticket_id: int, actor: str, action: str,
                      detail: Mapping[str, Any]) -> None:
         """An event for the audit trail that changes no column."""
@@ -437,6 +485,7 @@ def _ticket(
         topic_id=row["topic_id"],
         rating=row["rating"],
         card_message_id=row["card_message_id"] if "card_message_id" in row.keys() else None,
+        live=bool(row["live"]) if "live" in row.keys() else False,
         messages=tuple(messages or ()),
         events=tuple(events or ()),
     )

@@ -6,6 +6,7 @@ from bot.dialogs import (
     accidental,
     cancellation,
     deadlines,
+    live_chat,
     my_tickets,
     payment_arrangement,
     question,
@@ -14,6 +15,7 @@ from bot.dialogs import (
 )
 
 DIALOGS: tuple[Dialog, ...] = (
+    live_chat.DIALOG,  # first: while chatting live, everything goes to the colleague
     start.DIALOG,
     ticket_reply.DIALOG,  # a reply to a ticket's message, whatever dialog is running
     cancellation.DIALOG,
@@ -26,6 +28,6 @@ DIALOGS: tuple[Dialog, ...] = (
     my_tickets.DIALOG,
 )
 
-__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "my_tickets",
+__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "live_chat", "my_tickets",
            "payment_arrangement",
            "question", "start", "ticket_reply"]

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from bot.conversation import Button, Conversation, keyboard, message_of
 from bot.dialog import Dialog
-from bot.dialogs import cancellation
+from bot.dialogs import cancellation, live_chat
 from bot.dialogs.start import resume
 from bot.menu import MenuCb, MenuEntry
 from bot.unit import current_unit
@@ -26,7 +26,7 @@ ACTIONS = {"cancellation": "cancel", "deadlines": "deadlines", "payment": "payme
 
 
 class QuestionCb(CallbackData, prefix="q"):
-    action: str  # "show" an article, "helped", "nothelp"
+    action: str  # "show" an article, "helped", "nothelp", to a "colleague", as a "ticket"
     # The logged question this press is about; a forged id beyond SQLite's integers is no
     # press of ours (it never reaches SQL).
     question: Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -164,13 +164,29 @@ async def _no_answer(
 ) -> None:
     rows: list[list[Button]] = []
     if not await _in_dialog(conv):
+        # A colleague (live, in office hours) or a ticket with this very question: the bot
+        # files what it cannot answer itself, never a web form.
         for action in ("colleague", "ticket"):
-            key = ACTIONS[action]
-            if any(entry.key == key for entry in conv.services.menu):
-                rows.append([(conv.t.label(f"question.action.{action}"),
-                              MenuCb(key=key).pack())])
+            rows.append([(conv.t.label(f"question.action.{action}"),
+                          QuestionCb(action=action, question=question_id).pack())])
         rows.extend(_menu_row(conv))
     await conv.show(conv.t("question/no_answer", question=text), keyboard(rows), edit=edit)
+
+
+async def _to_a_colleague(conv: Conversation, press: QuestionCb, edit: Message | None) -> None:
+    """The unanswered question, with what the bot suggested, to a colleague: live in office
+    hours, else (or when asked for) as a `question` ticket."""
+    _, matcher, question_log = _parts(conv)
+    asked = await question_log.text(press.question) or ""
+    match = matcher.match(asked, conv.lang)
+    suggested = [a for a in (match.article, *match.suggestions) if a]
+    context: dict[str, object] = {"suggested": suggested} if suggested else {}
+    await conv.drop_buttons(edit.message_id if edit else None)
+    if press.action == "colleague":
+        await live_chat.offer(conv, edit=None, question=asked, context=context)
+    else:
+        await live_chat.file_question(conv, asked, context, source=None,
+                                      key=f"question:{press.question}")
 
 
 def router() -> Router:
@@ -208,6 +224,10 @@ def router() -> Router:
                                exclude=callback_data.article)
             else:
                 await _no_answer(conv, callback_data.question, edit=None)
+        elif callback_data.action in ("colleague", "ticket"):
+            await query.answer()
+            await _to_a_colleague(conv, callback_data, edit)
+            return
         else:
             await query.answer(conv.t.label("form.stale"))
             return

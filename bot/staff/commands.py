@@ -28,20 +28,30 @@ from bot.staff.context import StaffContext
 from bot.unit import current_unit
 from storage.outbox import Notice
 from tickets import reports
-from tickets.models import Priority, Status, Ticket, TransitionError
+from tickets.models import Category, Priority, Status, Ticket, TransitionError
 from tickets.service import AlreadyClaimed, ConcurrentChange, TicketNotFound, TicketService
 
 log = logging.getLogger(__name__)
 
 # What a customer might type in a private chat, too: refused there (see bot.dialogs.start).
 STAFF_COMMANDS = ("claim", "unclaim", "close", "reopen", "note", "prio", "wait", "queue",
-                  "stats")
+                  "stats", "back", "ticket")
 TICKET_ACTIONS = ("claim", "unclaim", "wait", "close", "reopen", "prio")
 PRIORITY_WORDS = {
     "low": Priority.LOW, "laag": Priority.LOW,
     "normal": Priority.NORMAL, "normaal": Priority.NORMAL,
     "high": Priority.HIGH, "hoog": Priority.HIGH,
     "urgent": Priority.URGENT, "spoed": Priority.URGENT,
+}
+# /ticket [category]: the words a colleague may type (Dutch and English).
+CATEGORY_WORDS = {
+    "vraag": Category.QUESTION, "question": Category.QUESTION,
+    "opzegging": Category.CANCELLATION, "opzeggen": Category.CANCELLATION,
+    "cancellation": Category.CANCELLATION, "cancel": Category.CANCELLATION,
+    "betaling": Category.PAYMENT_ARRANGEMENT, "betalingsregeling": Category.PAYMENT_ARRANGEMENT,
+    "payment": Category.PAYMENT_ARRANGEMENT,
+    "per-ongeluk": Category.ACCIDENTAL_CANCELLATION, "spoed": Category.ACCIDENTAL_CANCELLATION,
+    "accidental": Category.ACCIDENTAL_CANCELLATION,
 }
 MAX_ID = 2**63 - 1  # SQLite INTEGER
 QUEUE_PAGE = 20
@@ -291,6 +301,41 @@ def router() -> Router:
             ticket.id, staff.name, text, source=(message.chat.id, message.message_id))
         log.info("ticket=%d internal note by %s", ticket.id, staff.colleague.id)
         await here.reply(message, here.text("noted", ticket=ticket))
+
+    @commands.message(Command("back"))
+    async def on_back(message: Message, command: CommandObject, bot: Bot,
+                      services: Services, staff: StaffContext) -> None:
+        """A live chat goes back to the bot (both sides are told, by the notifier)."""
+        here = desk(bot, services, staff)
+        ticket, _ = await _ticket_of(here, message, command)
+        if ticket is None:
+            return
+        if not ticket.live:
+            await here.reply(message, here.text("not_live", ticket=ticket))
+            return
+        await services.ticket_service.end_live_chat(ticket.id,
+                                                    actor=f"colleague:{staff.name}")
+        log.info("ticket=%d /back by %s", ticket.id, staff.colleague.id)
+
+    @commands.message(Command("ticket"))
+    async def on_hand_off(message: Message, command: CommandObject, bot: Bot,
+                          services: Services, staff: StaffContext) -> None:
+        """A live chat becomes a queued ticket for follow-up, with its transcript."""
+        here = desk(bot, services, staff)
+        ticket, word = await _ticket_of(here, message, command)
+        if ticket is None:
+            return
+        if ticket.category != Category.LIVE_CHAT:
+            await here.reply(message, here.text("not_live", ticket=ticket))
+            return
+        category = CATEGORY_WORDS.get(word.lower().strip(), None) if word else Category.QUESTION
+        if category is None:
+            await here.reply(message, here.text("category_unknown", ticket=ticket, word=word,
+                                                words=sorted(CATEGORY_WORDS)))
+            return
+        await services.ticket_service.hand_off(ticket.id, actor=f"colleague:{staff.name}",
+                                               category=category)
+        log.info("ticket=%d /ticket %s by %s", ticket.id, category, staff.colleague.id)
 
     @commands.message(Command("prio"))
     async def on_priority(message: Message, command: CommandObject, bot: Bot,

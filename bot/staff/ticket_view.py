@@ -81,7 +81,8 @@ def event_view(event: Event, zone: ZoneInfo) -> EventView:
     detail = event.detail
     return EventView(
         when=Moment.of(event.created_at, zone), actor=actor, actor_name=name or actor,
-        action=event.action, before=detail.get("from"), after=detail.get("to"),
+        action=event.action, before=detail.get("from"),
+        after=detail.get("to", detail.get("live")),  # a live chat's event: started or ended
         reason=detail.get("reason"), category=detail.get("category"),
         priority=detail.get("priority"), author=detail.get("author"))
 
