@@ -160,14 +160,15 @@ async def test_reply_from_the_ticket_goes_to_it_and_its_topic(
     assert anna.last_text() == (f"✉️ Toegevoegd aan ticket #{ticket.id}. "
                                 "Onze collega's zien het.")
     stored = await balie.services.tickets.get(ticket.id, full=True)
-    assert stored.status == Status.OPEN  # the colleague waited for this
+    assert stored.status == Status.IN_PROGRESS  # back with the colleague who waited for it
     assert stored.messages[-1].author == Author.CUSTOMER
     assert stored.messages[-1].text == "Het is de mailbox info@voorbeeld.nl"
     assert stored.topic_id is not None
     assert "Het is de mailbox info@voorbeeld.nl" in \
         tg.chat(STAFF_CHAT_ID, stored.topic_id)[-1].plain
-    # The next message is a question again, not another reply.
+    # The next message is not another reply: it asks which ticket it is about.
     await anna.send("hoe zeg ik mijn hosting op")
+    assert anna.last_text().startswith("Gaat dit over je ticket")
     assert len((await balie.services.tickets.get(ticket.id, full=True)).messages) == 1
 
 
