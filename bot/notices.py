@@ -6,7 +6,8 @@ Everything goes through the outbox, in the transaction of the change:
   its card edited in place (`card`); what the customer writes goes into the topic (`to_topic`:
   the topic is created, or recreated, when the item goes out);
 - the customer: a colleague's reply (signed with the colleague's first name, or anonymously),
-  and a short note when a colleague picks the ticket up, waits for them, closes or reopens it.
+  and a short note when a colleague picks the ticket up, waits for them, closes (asking for
+  a 1-5 rating) or reopens it.
 
 Texts for the colleagues are in the default language (`[languages] default`), the customer's
 in theirs. Without a staff group the colleagues' side is silent; start-up says so in the log.
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 
 from bot.config import Config
 from bot.dialogs.live_chat import LiveCb
+from bot.dialogs.my_tickets import rating_buttons
 from bot.texts import Texts
 from storage.outbox import Notice
 from tickets.models import Author, Category, Message, Priority, Status, Ticket
@@ -72,6 +74,12 @@ class BotNotifier:
                            "reopen": change.detail.get("from") == Status.CLOSED}
             return [self._card(ticket),
                     Notice(self.staff_chat_id, kind="topic", to_topic=True, options=options)]
+        if action == "rated":  # the customer's rating, or what went wrong after a low one
+            return [Notice(self.staff_chat_id, self.texts.render(
+                self.lang, "staff/rated", name=ticket.customer.name or
+                (ticket.customer.username or ""), rating=change.detail.get("rating") or 0,
+                comment=change.message.text if change.message is not None else None),
+                to_topic=True)]
         if action == "undelivered":
             return [Notice(self.staff_chat_id, self.texts.render(
                 self.lang, "staff/undelivered", reason=change.detail.get("reason", ""),
@@ -126,9 +134,12 @@ class BotNotifier:
             if ticket.status == Status.OPEN and change.detail.get("from") == Status.CLOSED:
                 template = "tickets/reopened"
             if template is not None:
+                buttons = rating_buttons(self.texts, lang, ticket.id) \
+                    if template == "tickets/closed" else ()
                 return [Notice(chat, self.texts.render(lang, template, ticket=ticket,
                                                        name=name,
-                                                       reopen_days=self.reopen_days))]
+                                                       reopen_days=self.reopen_days),
+                               buttons)]
         return []
 
     def _reply(self, ticket: Ticket, message: Message, lang: str, name: str, *,

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from storage.database import Database, statements
 from storage.outbox import Notice, Outbox
+from tickets import reports
 from tickets.models import Author, Category, Customer, Priority, Status, Ticket
 from tickets.service import AlreadyClaimed, Change, TicketService
-from tickets.store import TicketStore
+from tickets.store import TicketNotFound, TicketStore
 
 ANNA = Customer(1001, "Anna de Vries", "anna", "nl", "anna@example.nl")
 STAFF = -100123
@@ -215,3 +217,27 @@ async def test_a_question_handled_twice_is_logged_once(database: Database) -> No
     assert first == again != other
     row = await database.fetchone("SELECT COUNT(*) AS n FROM questions")
     assert row is not None and row["n"] == 2
+
+
+async def test_rating_and_what_went_wrong_are_one_operation_each(
+    service: TicketService, database: Database,
+) -> None:
+    ticket = await open_one(service)
+    await service.close(ticket.id, "Kees")
+    with pytest.raises(TicketNotFound):  # somebody else's ticket
+        await service.rated(ticket.id, 9999, 1)
+    rated = await service.rated(ticket.id, ANNA.telegram_id, 1)
+    assert rated.rating == 1 and rated.status == Status.CLOSED
+    message = await service.rating_explained(ticket.id, ANNA.telegram_id, "Te traag",
+                                             source=(ANNA.telegram_id, 77))
+    assert message is not None and message.author == Author.CUSTOMER
+    # The same Telegram message again is kept once.
+    assert await service.rating_explained(ticket.id, ANNA.telegram_id, "Te traag",
+                                          source=(ANNA.telegram_id, 77)) is None
+    stored = await service.store.get(ticket.id, full=True)
+    assert stored.status == Status.CLOSED
+    assert [e.action for e in stored.events][-3:] == ["rating", "message", "rating_comment"]
+    texts = [item.payload["text"] for item in await service.outbox.listing()]
+    assert texts[-2:] == [f"#{ticket.id} rated by customer"] * 2
+    stats = await reports.stats(database, now=datetime.now(UTC), days=30)
+    assert stats.rating_comments == (reports.RatingComment(ticket.id, 1, "Te traag"),)

@@ -7,6 +7,7 @@ cancellation reasons by (reason, created_at).
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +57,18 @@ class CategoryCount:
 
 
 @dataclass(frozen=True)
+class RatingComment:
+    """What a customer said went wrong, after rating a ticket 1 or 2."""
+
+    ticket_id: int
+    rating: int
+    comment: str
+
+
+RATING_COMMENTS = 5  # the latest ones /stats shows
+
+
+@dataclass(frozen=True)
 class Stats:
     days: int
     since: str  # the window's start, as stored
@@ -68,6 +81,7 @@ class Stats:
     to_close: Span | None  # median time from opening to closing (closed tickets)
     ratings: tuple[Count, ...] = ()  # best first
     rating_tenths: int | None = None  # the average rating × 10 (43: 4.3)
+    rating_comments: tuple[RatingComment, ...] = ()  # of low ratings, newest first
 
 
 async def open_count(database: Database) -> int:
@@ -110,6 +124,14 @@ async def stats(database: Database, *, now: datetime, days: int) -> Stats:
         if row["rating"] is not None:
             ratings[int(row["rating"])] = ratings.get(int(row["rating"]), 0) + 1
     rated = sum(ratings.values())
+    comments = []
+    for row in await database.fetchall(
+        f"""SELECT ticket_id, detail FROM ticket_events WHERE action = 'rating_comment'
+            AND ticket_id IN (SELECT id FROM tickets WHERE {_IN_WINDOW})
+            ORDER BY id DESC LIMIT {RATING_COMMENTS}""", (since,)):
+        detail = json.loads(row["detail"])
+        comments.append(RatingComment(int(row["ticket_id"]), int(detail.get("rating") or 0),
+                                      str(detail.get("comment", ""))))
     return Stats(
         days=days, since=since, total=sum(row.total for row in categories),
         categories=tuple(categories), reasons=reasons,
@@ -119,6 +141,7 @@ async def stats(database: Database, *, now: datetime, days: int) -> Stats:
                                                                                 reverse=True)),
         rating_tenths=round(10 * sum(r * n for r, n in ratings.items()) / rated)
         if rated else None,
+        rating_comments=tuple(comments),
     )
 
 

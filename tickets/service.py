@@ -37,7 +37,7 @@ class Change:
     """What happened to a ticket, as the notifier sees it (mirrors the audit event)."""
 
     # opened, message, message_edited, claimed, unclaimed, status, priority, follow_up,
-    # undelivered
+    # undelivered, rated
     action: str
     actor: str
     detail: Mapping[str, Any]
@@ -141,6 +141,36 @@ class TicketService:
                 await self._tell(ticket, Change("message", "customer",
                                                 {"author": "customer"}, message))
         return ticket, message
+
+    async def rated(self, ticket_id: int, customer_id: int, rating: int) -> Ticket:
+        """The customer rates a closed ticket 1-5 (again: the new rating counts)."""
+        async with self.database.transaction():
+            before = await self.store.get_for_customer(ticket_id, customer_id)
+            if before is None:
+                raise TicketNotFound(ticket_id)
+            ticket = await self.store.rate(ticket_id, rating, actor="customer")
+            if ticket.rating != before.rating:
+                await self._tell(ticket, Change("rated", "customer", {"rating": rating}))
+        return ticket
+
+    async def rating_explained(
+        self, ticket_id: int, customer_id: int, text: str, *, author_name: str = "",
+        source: tuple[int, int] | None = None,
+    ) -> Message | None:
+        """What went wrong, after a low rating: kept in the thread (not reopening the ticket)
+        and in the audit trail with the rating. None: this message was seen before."""
+        async with self.database.transaction():
+            ticket = await self.store.get_for_customer(ticket_id, customer_id)
+            if ticket is None:
+                raise TicketNotFound(ticket_id)
+            message = await self.store.add_message(
+                ticket_id, Author.CUSTOMER, text, author_name=author_name, source=source,
+                actor="customer")
+            if message is not None:
+                detail = {"rating": ticket.rating, "message": message.id, "comment": text[:500]}
+                await self.store.record(ticket_id, "customer", "rating_comment", detail)
+                await self._tell(ticket, Change("rated", "customer", detail, message))
+        return message
 
     # --- the colleagues' side -----------------------------------------------------------------
 

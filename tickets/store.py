@@ -139,6 +139,33 @@ class TicketStore:
         )
         return [_ticket(row) for row in rows]
 
+    async def for_customer(self, customer_id: int, *, limit: int = 5, offset: int = 0
+                           ) -> builtins.list[Ticket]:
+        """One customer's tickets, newest first ("Mijn tickets"); `offset` pages."""
+        rows = await self.database.fetchall(
+            "SELECT * FROM tickets WHERE customer_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            (customer_id, limit, offset))
+        return [_ticket(row) for row in rows]
+
+    async def count_for_customer(self, customer_id: int) -> int:
+        row = await self.database.fetchone(
+            "SELECT COUNT(*) AS n FROM tickets WHERE customer_id = ?", (customer_id,))
+        return int(row["n"]) if row is not None else 0
+
+    async def customer_thread(self, ticket_id: int, *, limit: int, offset: int = 0
+                              ) -> builtins.list[Message]:
+        """The thread as the customer may read it (no internal notes), newest first."""
+        rows = await self.database.fetchall(
+            """SELECT * FROM ticket_messages WHERE ticket_id = ? AND author != 'note'
+               ORDER BY id DESC LIMIT ? OFFSET ?""", (ticket_id, limit, offset))
+        return [_message(row) for row in rows]
+
+    async def count_customer_thread(self, ticket_id: int) -> int:
+        row = await self.database.fetchone(
+            "SELECT COUNT(*) AS n FROM ticket_messages WHERE ticket_id = ? AND author != 'note'",
+            (ticket_id,))
+        return int(row["n"]) if row is not None else 0
+
     async def add_message(
         self,
         ticket_id: int,

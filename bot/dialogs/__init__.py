@@ -7,6 +7,7 @@ from bot.dialogs import (
     cancellation,
     deadlines,
     live_chat,
+    my_tickets,
     payment_arrangement,
     question,
     start,
@@ -22,7 +23,11 @@ DIALOGS: tuple[Dialog, ...] = (
     payment_arrangement.DIALOG,
     accidental.DIALOG,
     question.DIALOG,
+    # Free text of a customer whose ticket a colleague is on: "which ticket is this about?"
+    # before the knowledge base (the fallback) answers it.
+    my_tickets.DIALOG,
 )
 
-__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "live_chat", "payment_arrangement",
+__all__ = ["DIALOGS", "accidental", "cancellation", "deadlines", "live_chat", "my_tickets",
+           "payment_arrangement",
            "question", "start", "ticket_reply"]
