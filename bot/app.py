@@ -55,7 +55,7 @@ from tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "menu", "help", "stop", "taal")
+COMMANDS = ("start", "menu", "tickets", "help", "stop", "taal")
 STARTUP_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=60.0, factor=1.6, jitter=0.1)
 STOP_TIMEOUT = 10.0  # seconds for handlers in flight at shutdown
 DRAIN_TIMEOUT = 5.0  # seconds for the outbox at shutdown

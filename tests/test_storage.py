@@ -317,7 +317,7 @@ async def test_a_read_sees_what_committed_before_it_while_other_reads_are_under_
     # not yet fetched) must not pin an older snapshot for another task's read. The outbox
     # worker read an item it had just marked sent as pending still, and sent it twice.
     outbox = Outbox(database)
-    other = await outbox.enqueue(1001, "send", message_payload("elders", ()))
+    await outbox.enqueue(1001, "send", message_payload("elders", ()))
     done = asyncio.Event()
 
     async def reading() -> None:  # through the shared reader connection (fetchall)

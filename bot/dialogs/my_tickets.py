@@ -25,7 +25,7 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import Field
 
 from bot.conversation import Button, Conversation, keyboard, message_of
-from bot.dialog import Dialog
+from bot.dialog import Dialog, Dialogs
 from bot.forms import leave
 from bot.media import RELAYED, media_of
 from bot.menu import MenuCb, MenuEntry
@@ -268,7 +268,7 @@ def router() -> Router:
         await conv.say(conv.t("my_tickets/explained"))
 
     @mine.message(StateFilter(MyTicketsStates.which), F.text, _not_command)
-    async def on_more_text(message: Message, conv: Conversation) -> None:
+    async def on_more_text(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
         """They wrote again instead of choosing: the question is asked about both."""
         data = await conv.state.get_data()
         await leave(conv)
@@ -279,7 +279,7 @@ def router() -> Router:
         if tickets:
             await ask_which(conv, text, int(data.get("source", message.message_id)), tickets)
         else:
-            await conv.services.answer_free_text(conv, text)
+            await answer_as_usual(conv, dialogs, text)
 
     @mine.message(StateFilter(None), F.text, _not_command, active_tickets)
     async def on_free_text(message: Message, conv: Conversation,
@@ -288,7 +288,7 @@ def router() -> Router:
 
     @mine.callback_query(MyTicketsCb.filter())
     async def on_press(query: CallbackQuery, callback_data: MyTicketsCb,
-                       conv: Conversation) -> None:
+                       conv: Conversation, dialogs: Dialogs) -> None:
         edit = message_of(query)
         action = callback_data.action
         if action == "list":
@@ -308,7 +308,10 @@ def router() -> Router:
                             callback_data.ticket, conv.user.id)
             await query.answer(conv.t.label("form.stale"))
             return
-        handled = await PRESSES[action](conv, query, callback_data, ticket, edit)
+        if action == "new":
+            handled = await _new(conv, query, dialogs, edit)
+        else:
+            handled = await PRESSES[action](conv, query, callback_data, ticket, edit)
         if not handled:
             await query.answer(conv.t.label("form.stale"))
 
@@ -393,15 +396,25 @@ async def _about(conv: Conversation, query: CallbackQuery, data: MyTicketsCb,
     return True
 
 
-async def _new(conv: Conversation, query: CallbackQuery, data: MyTicketsCb,
-               ticket: Ticket | None, edit: Message | None) -> bool:
+async def answer_as_usual(conv: Conversation, dialogs: Dialogs, text: str) -> None:
+    """What the bot does with free text outside a dialog: the knowledge base, else the menu."""
+    answer = dialogs.registry.answer
+    if answer is not None and await answer(conv, text):
+        return
+    from bot.dialogs.start import show_menu
+
+    await show_menu(conv, dialogs.menu, intro="start/not_understood")
+
+
+async def _new(conv: Conversation, query: CallbackQuery, dialogs: Dialogs,
+               edit: Message | None) -> bool:
     if await conv.state.get_state() != MyTicketsStates.which.state:
         return False
     text = str((await conv.state.get_data()).get("text", ""))
     await conv.state.clear()
     await query.answer()
     await conv.drop_buttons(edit.message_id if edit else None)
-    await conv.services.answer_free_text(conv, text)
+    await answer_as_usual(conv, dialogs, text)
     return True
 
 
@@ -438,6 +451,6 @@ async def _skip(conv: Conversation, query: CallbackQuery, data: MyTicketsCb,
 
 
 PRESSES = {"open": _open, "reply": _reply, "close": _close, "closeok": _close_confirmed,
-           "about": _about, "new": _new, "rate": _rate, "skip": _skip}
+           "about": _about, "rate": _rate, "skip": _skip}  # "new" needs the dialogs
 
 DIALOG = Dialog("my_tickets", router, entries=ENTRIES)
