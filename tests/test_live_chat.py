@@ -5,6 +5,7 @@ ticket. The customer and two colleagues on the fake Bot API; the clock pinned.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -293,3 +294,49 @@ async def test_a_menu_button_during_a_chat_ends_it_first(
     await anna.send("15 maart 2027")
     await balie.settled()
     assert "15 maart 2027" not in " ".join(topic_texts(tg, ticket))
+
+
+@pytest.mark.usefixtures("office_open")
+async def test_closing_a_live_chat_ends_it(
+    anna: TelegramUser, kees: TelegramUser, balie: Balie, tg: FakeTelegram,
+) -> None:
+    ticket = await start_chat(anna, balie, "Even een vraag")
+    await kees.send("/close", chat_id=STAFF_CHAT_ID, thread_id=ticket.topic_id)
+    await balie.settled()
+    stored = await balie.services.tickets.get(ticket.id)
+    assert stored.status == Status.CLOSED and not stored.live
+    await anna.send("hoe zeg ik mijn hosting op")  # for the bot again, no new ticket
+    await balie.settled()
+    assert len(await balie.services.tickets.list()) == 1
+
+
+async def test_the_live_chat_memory_keeps_a_change_made_while_it_was_read(
+    balie: Balie, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reload of who is chatting live that read the table before a chat opened, and
+    returns after, must not be kept: else that customer's messages go to the bot."""
+    from tickets.models import Customer
+
+    store = balie.services.tickets
+    service = balie.services.ticket_service
+    database = store.database
+    read = database.fetchall
+    gate = asyncio.Event()
+
+    async def slow_reload(sql: str, params: tuple[object, ...] = ()) -> list:  # type: ignore[type-arg]
+        rows = await read(sql, params)
+        if "DISTINCT customer_id" in sql:
+            await gate.wait()  # what it read is older than the commit below
+        return rows
+
+    monkeypatch.setattr(database, "fetchall", slow_reload)
+    customer = Customer(7001, "Klant", None, "nl")
+    store._forget_live()
+    reading = asyncio.ensure_future(store.is_live(customer.telegram_id))
+    await asyncio.sleep(0.05)  # the reload has read the table
+    ticket = await service.open_live_chat(customer=customer, question="hallo", context={})
+    gate.set()
+    assert await reading is False  # it read before the chat opened
+    assert await store.is_live(customer.telegram_id)  # and that old answer was not kept
+    await service.end_live_chat(ticket.id, actor="customer")
+    assert not await store.is_live(customer.telegram_id)

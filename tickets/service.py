@@ -225,6 +225,9 @@ class TicketService:
         async with self.database.transaction():
             before = await self.store.get(ticket_id)
             ticket = await self.store.set_status(ticket_id, status, actor=actor)
+            if status == Status.CLOSED and ticket.live:  # a closed chat is over
+                ticket = await self.store.set_live(ticket_id, False, actor=actor,
+                                                   reason="closed")
             if ticket.status != before.status:
                 await self._tell(ticket, Change("status", actor, {"from": str(before.status),
                                                                   "to": str(status)}))
@@ -315,6 +318,9 @@ class TicketService:
                                              author_name=colleague, source=source, actor=actor)
             ticket = await self.store.set_status(ticket_id, Status.CLOSED, actor=actor,
                                                  reason=reason)
+            if ticket.live:  # a closed chat is over
+                ticket = await self.store.set_live(ticket_id, False, actor=actor,
+                                                   reason="closed")
             detail = {"from": str(before.status), "to": str(Status.CLOSED)}
             if reason:
                 detail["reason"] = reason

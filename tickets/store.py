@@ -57,6 +57,7 @@ class TicketStore:
         # Customers chatting live, read once and again after each change of `live` (this
         # process is the only one that changes it): an ordinary message costs no query.
         self._live_customers: frozenset[int] | None = None
+        self._live_version = 0  # bumped by every change: a read begun before it is not kept
 
     async def create(
         self,
@@ -278,13 +279,21 @@ class TicketStore:
 
     async def is_live(self, customer_id: int) -> bool:
         """Whether this customer is chatting live (from memory, after the first look)."""
-        if self._live_customers is None:
-            rows = await self.database.fetchall(
-                "SELECT DISTINCT customer_id FROM tickets WHERE live = 1")
-            self._live_customers = frozenset(int(row[0]) for row in rows)
-        return customer_id in self._live_customers
+        known = self._live_customers
+        if known is not None:
+            return customer_id in known
+        version = self._live_version
+        rows = await self.database.fetchall(
+            "SELECT DISTINCT customer_id FROM tickets WHERE live = 1")
+        found = frozenset(int(row[0]) for row in rows)
+        # Kept only when nothing changed meanwhile, and never what a transaction has not
+        # committed yet (it may still roll back).
+        if version == self._live_version and not self.database.in_transaction:
+            self._live_customers = found
+        return customer_id in found
 
     def _forget_live(self) -> None:
+        self._live_version += 1
         self._live_customers = None
 
     async def live_chat_of(self, customer_id: int) -> Ticket | None:
@@ -292,7 +301,8 @@ class TicketStore:
         if not await self.is_live(customer_id):
             return None
         row = await self.database.fetchone(
-            "SELECT * FROM tickets WHERE customer_id = ? AND live = 1 ORDER BY id DESC LIMIT 1",
+            """SELECT * FROM tickets WHERE customer_id = ? AND live = 1 AND status != 'closed'
+               ORDER BY id DESC LIMIT 1""",
             (customer_id,))
         return _ticket(row) if row is not None else None
 

@@ -423,7 +423,11 @@ async def _rate(conv: Conversation, query: CallbackQuery, data: MyTicketsCb,
     assert ticket is not None
     if ticket.status != Status.CLOSED or not 1 <= data.stars <= 5:
         return False
-    await conv.services.ticket_service.rated(ticket.id, conv.user.id, data.stars)
+    try:
+        await conv.services.ticket_service.rated(ticket.id, conv.user.id, data.stars)
+    except ConcurrentChange:  # two stars tapped at once: the first one counts
+        await query.answer()
+        return True
     await query.answer(conv.t.label("my_tickets.rated", stars=data.stars))
     await conv.drop_buttons(edit.message_id if edit else None)
     if data.stars > LOW_RATING or await conv.state.get_state() is not None:

@@ -22,6 +22,7 @@ from aiogram.types import (
     CallbackQuery,
     ChatMemberAdministrator,
     ChatMemberRestricted,
+    InaccessibleMessage,
     Message,
     TelegramObject,
     User,
@@ -98,6 +99,10 @@ class StaffMiddleware(BaseMiddleware):
     ) -> Any:
         message = event.message if isinstance(event, CallbackQuery) else event
         user: User | None = data.get("event_from_user")
+        if isinstance(event, CallbackQuery) and isinstance(message, InaccessibleMessage) \
+                and message.chat.id == self.staff_chat_id:
+            await event.answer()  # a button on a message too old to see: nothing to do
+            return None
         if not isinstance(message, Message) or message.chat.id != self.staff_chat_id:
             return await handler(event, data)
         if user is None or not await self.membership.is_member(data["bot"], user.id):

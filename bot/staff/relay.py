@@ -39,7 +39,7 @@ def router() -> Router:
         text = message.text or message.caption or ""
         try:
             await services.ticket_service.colleague_replied(
-                ticket.id, staff.colleague.first_name, text,
+                ticket.id, staff.name, text,
                 source=(message.chat.id, message.message_id), media=media_of(message))
         except ConcurrentChange:  # closed meanwhile
             await _closed(message, await services.tickets.get(ticket.id), services)
@@ -48,7 +48,7 @@ def router() -> Router:
     async def on_topic_edit(message: Message, staff: StaffContext, services: Services) -> None:
         text = message.text or message.caption or ""
         edited = await services.ticket_service.colleague_edited(
-            (message.chat.id, message.message_id), text, colleague=staff.colleague.first_name)
+            (message.chat.id, message.message_id), text, colleague=staff.name)
         if edited is not None:
             log.info("ticket %d: a colleague's message edited; the customer's copy follows",
                      edited.ticket_id)

@@ -35,6 +35,7 @@ from aiogram.methods.base import TelegramMethod
 from aiogram.types import ForumTopic, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.types import Message as TelegramMessage
 
+from bot import telegram_html
 from bot.staff.callbacks import StaffCb
 from bot.texts import Texts, clip
 from knowledge.answers import format_amount
@@ -161,7 +162,7 @@ class TopicDesk:
                           for other in others},
             opened=self._moment(ticket.created_at),
         )
-        return text, self.buttons(ticket)
+        return telegram_html.split(text)[0], self.buttons(ticket)  # the card is one message
 
     def buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         def button(action: str, label: str, value: str = "") -> InlineKeyboardButton:
