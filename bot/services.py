@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.texts import Texts
-from knowledge.deadlines import today_in
+from knowledge.deadlines import public_holidays, today_in
 from knowledge.kb import KnowledgeBase
 from knowledge.matcher import Matcher
+from knowledge.office_hours import next_opening
 from knowledge.questions import QuestionLog
 from storage.database import Database
 from storage.outbox import Outbox
@@ -42,3 +43,10 @@ class Services:
     def now(self) -> datetime:
         """Now in the office hours' time zone (tests replace this to pin the clock)."""
         return datetime.now(ZoneInfo(self.config.office_hours.timezone))
+
+    def next_opening(self) -> datetime | None:
+        """`now()` while colleagues are at work (`[office_hours]`, public holidays closed),
+        else when they are next; None when no weekday has opening hours."""
+        country = self.config.rules.holiday_country
+        return next_opening(self.now(), self.config.office_hours.hours,
+                            lambda day: day in public_holidays(country, day.year))

@@ -340,7 +340,7 @@ class TicketService:
         async with self.database.transaction():
             ticket, created = await self.open_ticket(
                 category=Category.LIVE_CHAT, customer=customer,
-                subject=_subject(f"{LIVE_PREFIX}{question.strip()}", "Livechat"),
+                subject=subject_of(f"{LIVE_PREFIX}{question.strip()}", "Livechat"),
                 fields=dict(context),
                 priority=Priority.HIGH, idempotency_key=idempotency_key, confirm=confirm)
             if created:
@@ -403,7 +403,7 @@ class TicketService:
         await self.store.forget_topic(ticket_id, reason=reason)
 
 
-def _subject(text: str, fallback: str, length: int = 60) -> str:
+def subject_of(text: str, fallback: str, length: int = 60) -> str:
     """A ticket's subject from what the customer typed: its first line, shortened."""
     line = next((each.strip() for each in text.splitlines() if each.strip()), "")
     if not line:

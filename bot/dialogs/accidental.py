@@ -34,8 +34,6 @@ from bot.forms import (
 )
 from bot.menu import MenuEntry
 from knowledge.dates import DateProblem, format_date, format_weekday_date
-from knowledge.deadlines import public_holidays
-from knowledge.office_hours import next_opening
 from tickets.models import Category, Priority
 
 NAME = "accidental_cancellation"
@@ -118,11 +116,8 @@ def subject(values: Values) -> str:
 
 def office(run: FormRun) -> dict[str, Any]:
     """Whether the colleagues are at work now (`[office_hours]`), else when they are back."""
-    services = run.services
-    now = services.now()
-    country = services.config.rules.holiday_country
-    opening = next_opening(now, services.config.office_hours.hours,
-                           lambda day: day in public_holidays(country, day.year))
+    now = run.services.now()
+    opening = run.services.next_opening()
     back = None if opening is None or opening == now else opening
     return {
         "office_open": opening is not None and opening == now,

@@ -35,10 +35,9 @@ from bot.media import RELAYED, media_of
 from bot.menu import MenuCb, MenuEntry
 from bot.services import Services
 from knowledge.dates import format_weekday_date
-from knowledge.deadlines import public_holidays
-from knowledge.office_hours import next_opening
 from storage.outbox import Notice
 from tickets.models import Category, Status, Ticket
+from tickets.service import subject_of
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +65,7 @@ class LiveStates(StatesGroup):
 def office(services: Services, lang: str) -> dict[str, Any]:
     """Whether colleagues are at work now, and else when they are back, in words."""
     now = services.now()
-    config = services.config
-    country = config.rules.holiday_country
-    opening = next_opening(now, config.office_hours.hours,
-                           lambda day: day in public_holidays(country, day.year))
+    opening = services.next_opening()
     if opening is not None and opening == now:
         return {"open": True, "back_when": None, "back_day": None, "back_time": None}
     if opening is None:
@@ -158,16 +154,12 @@ async def file_question(conv: Conversation, question: str, context: dict[str, An
     async with conv.services.database.transaction():
         ticket, created = await service.open_ticket(
             category=Category.QUESTION, customer=conv.customer(),
-            subject=_subject(question), fields=context, idempotency_key=key, confirm=confirm)
+            subject=subject_of(f"Vraag: {question.strip()}", "Vraag"), fields=context,
+            idempotency_key=key, confirm=confirm)
         if created and question:
             await service.customer_wrote(ticket.id, conv.user.id, question,
                                          author_name=conv.customer().name, source=source,
                                          media=media)
-
-
-def _subject(question: str) -> str:
-    line = next((each.strip() for each in question.splitlines() if each.strip()), "")
-    return f"Vraag: {line[:55]}" + ("…" if len(line) > 55 else "") if line else "Vraag"
 
 
 # --- the live chat ------------------------------------------------------------------------------
