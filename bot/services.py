@@ -44,9 +44,9 @@ class Services:
         """Now in the office hours' time zone (tests replace this to pin the clock)."""
         return datetime.now(ZoneInfo(self.config.office_hours.timezone))
 
-    def next_opening(self) -> datetime | None:
-        """`now()` while colleagues are at work (`[office_hours]`, public holidays closed),
-        else when they are next; None when no weekday has opening hours."""
+    def next_opening(self, now: datetime) -> datetime | None:
+        """`now` itself while colleagues are at work (`[office_hours]`, public holidays
+        closed), else when they are next; None when no weekday has opening hours."""
         country = self.config.rules.holiday_country
-        return next_opening(self.now(), self.config.office_hours.hours,
+        return next_opening(now, self.config.office_hours.hours,
                             lambda day: day in public_holidays(country, day.year))

@@ -340,3 +340,14 @@ async def test_the_live_chat_memory_keeps_a_change_made_while_it_was_read(
     assert await store.is_live(customer.telegram_id)  # and that old answer was not kept
     await service.end_live_chat(ticket.id, actor="customer")
     assert not await store.is_live(customer.telegram_id)
+
+
+async def test_a_clock_that_moves_on_between_looks_still_finds_the_office_open(
+    anna: TelegramUser, balie: Balie, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real clock differs at every call: "open now" compares one moment, not two."""
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(Services, "now", lambda self: MONDAY_MORNING + timedelta(
+        microseconds=next(ticks)))
+    await anna.send("/start medewerker")
+    assert "Ik haal er een collega bij. Waar gaat het over?" in anna.last_text()

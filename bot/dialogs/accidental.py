@@ -117,7 +117,7 @@ def subject(values: Values) -> str:
 def office(run: FormRun) -> dict[str, Any]:
     """Whether the colleagues are at work now (`[office_hours]`), else when they are back."""
     now = run.services.now()
-    opening = run.services.next_opening()
+    opening = run.services.next_opening(now)
     back = None if opening is None or opening == now else opening
     return {
         "office_open": opening is not None and opening == now,

@@ -65,7 +65,7 @@ class LiveStates(StatesGroup):
 def office(services: Services, lang: str) -> dict[str, Any]:
     """Whether colleagues are at work now, and else when they are back, in words."""
     now = services.now()
-    opening = services.next_opening()
+    opening = services.next_opening(now)
     if opening is not None and opening == now:
         return {"open": True, "back_when": None, "back_day": None, "back_time": None}
     if opening is None:
