@@ -351,3 +351,10 @@ async def test_a_clock_that_moves_on_between_looks_still_finds_the_office_open(
         microseconds=next(ticks)))
     await anna.send("/start medewerker")
     assert "Ik haal er een collega bij. Waar gaat het over?" in anna.last_text()
+
+
+async def test_without_a_staff_group_the_question_is_left_as_a_ticket(console: object) -> None:
+    """`balie console` (no staff group): nobody could see a live chat, so none is offered."""
+    shown = await console.chat("/start medewerker\nKan ik mijn factuur per post krijgen?\n")  # type: ignore[attr-defined]
+    assert "Ik haal er een collega bij" not in shown
+    assert "ik zet hem als ticket klaar" in shown and "ticket #1 klaar" in shown

@@ -94,6 +94,16 @@ async def offer(conv: Conversation, *, edit: Message | None, question: str | Non
     """In office hours: fetch a colleague (with `question` at once, else ask it first).
     Outside: say when they are back and offer to leave the question as a ticket."""
     hours = office(conv.services, conv.lang)
+    if not conv.services.config.telegram.staff_chat_id:
+        # No staff group (the console, a bot not set up yet): nobody could see a live chat,
+        # so the question is left as a ticket, which `balie tickets` shows.
+        if question is not None:
+            await file_question(conv, question, context or {}, source=None)
+            return
+        await conv.state.set_state(LiveStates.question)
+        await conv.state.set_data({"mode": "ticket", "context": context or {}})
+        await conv.show(conv.t("live_chat/ask_ticket"), edit=edit)
+        return
     if hours["open"]:
         if question is not None:
             await open_chat(conv, question, context or {}, source=None)
