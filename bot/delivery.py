@@ -11,7 +11,8 @@ Telegram answered, and retries what could not go out yet.
   exponential back-off and no deadline: Telegram down for an hour means delivery an hour later.
 - Permanent refusals (blocked, chat or topic gone) are marked failed with the reason and handed
   to `on_refused` (the staff side recreates a deleted topic); a request Telegram rejects as
-  malformed is marked failed and logged as an error: repeating it would never succeed.
+  malformed is marked failed, logged as an error (repeating it would never succeed) and handed
+  to `on_refused` with ``rejected=True``, so a ticket's message that never went out is known.
 - At least once: an item is marked sent after Telegram accepted it, so a crash in between
   sends it once more on the next start.
 
@@ -60,7 +61,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OnRefused = Callable[[OutboxItem, str], Awaitable[None]]
+class OnRefused(Protocol):
+    """Told of an item Telegram will not deliver: refused for the recipient (blocked, gone),
+    or ``rejected`` as written (malformed)."""
+
+    def __call__(self, item: OutboxItem, reason: str, *, rejected: bool = False
+                 ) -> Awaitable[None]: ...
+
 TOPIC_RETRIES = 5  # a topic that is gone again and again (no rights?) fails in the end
 
 
@@ -424,6 +431,7 @@ class OutboxWorker:
                               KeyError, TypeError, ValueError)):  # a malformed payload
             log.error("%s rejected, it will never go out as written: %s", where, reason)
             await settle(self.outbox.mark_failed(item.id, reason))
+            await self._hand_over(item, reason, rejected=True)
             return "failed"
         # 401 (token revoked), 409 or an error of our own: someone can fix it, keep the item.
         delay = self.backoff.delay(item.attempts, self.rng)
@@ -432,11 +440,13 @@ class OutboxWorker:
         await settle(self.outbox.retry_later(item.id, reason, delay))
         return "retry"
 
-    async def _hand_over(self, item: OutboxItem, reason: str) -> None:
+    async def _hand_over(self, item: OutboxItem, reason: str, *, rejected: bool = False
+                         ) -> None:
         if self.on_refused is None:
             return
         try:
-            await self.on_refused(await self.outbox.get(item.id) or item, reason)
+            await self.on_refused(await self.outbox.get(item.id) or item, reason,
+                                  rejected=rejected)
         except Exception:
             log.exception("outbox item %d: the refusal handler failed", item.id)
 

@@ -83,7 +83,8 @@ class BotNotifier:
         if action == "undelivered":
             return [Notice(self.staff_chat_id, self.texts.render(
                 self.lang, "staff/undelivered", reason=change.detail.get("reason", ""),
-                email=ticket.customer.email), to_topic=True)]
+                rejected=bool(change.detail.get("rejected")), email=ticket.customer.email),
+                to_topic=True)]
         return []
 
     def _card(self, ticket: Ticket) -> Notice:

@@ -68,9 +68,12 @@ class Refusals:
 
     def __init__(self) -> None:
         self.items: list[tuple[OutboxItem, str]] = []
+        self.rejected: list[int] = []
 
-    async def __call__(self, item: OutboxItem, reason: str) -> None:
+    async def __call__(self, item: OutboxItem, reason: str, *, rejected: bool = False) -> None:
         self.items.append((item, reason))
+        if rejected:
+            self.rejected.append(item.id)
 
 
 def worker(bot: Bot, outbox: Outbox, **options: Any) -> OutboxWorker:
@@ -377,7 +380,9 @@ async def test_a_message_telegram_cannot_parse_is_failed_not_retried(
     item = await outbox.get(item_id)
     assert item is not None and item.state == "failed"
     assert "can't parse entities" in (item.last_error or "")
-    assert refusals.items == []  # nobody can act on it; it is a bug, logged as an error
+    # A bug, logged as an error; handed over as rejected, so a colleague whose reply it was
+    # learns that the customer did not get it and can send it differently.
+    assert refusals.rejected == [item_id]
     assert any(record.levelname == "ERROR" and "never go out" in record.getMessage()
                for record in caplog.records)
     assert texts(tg, ANNA) == ["daarna"]  # the chat is not blocked behind it
@@ -571,14 +576,16 @@ async def test_being_stopped_while_writing_what_telegram_answered_still_writes_i
     assert stored is not None and stored.state == "sent"  # not sent twice at the next start
 
 
-async def test_a_malformed_item_is_failed_not_retried(
+async def test_a_malformed_item_is_failed_not_retried_and_handed_over_as_rejected(
         tg: FakeTelegram, bot: Bot, outbox: Outbox) -> None:
     item_id = await outbox.enqueue(ANNA, "edit", {"text": "zonder message_id"})
+    refusals = Refusals()
 
-    assert await worker(bot, outbox).deliver_due() == 1
+    assert await worker(bot, outbox, on_refused=refusals).deliver_due() == 1
 
     item = await outbox.get(item_id)
     assert item is not None and item.state == "failed" and "message_id" in (item.last_error or "")
+    assert refusals.rejected == [item_id]
 
 
 async def test_the_worker_starts_and_stops_with_the_dispatcher(

@@ -248,6 +248,29 @@ async def test_a_customer_who_blocked_the_bot_is_marked_on_the_ticket_and_in_the
     assert events[-1].detail["message"] == full.messages[-1].id
 
 
+async def test_a_reply_telegram_rejects_as_written_is_marked_and_told_in_the_topic(
+    anna: TelegramUser, kees: TelegramUser, balie: Balie, tg: FakeTelegram,
+) -> None:
+    ticket = await file_cancellation(anna, balie)
+    assert ticket.topic_id is not None
+    await kees.send("/claim", chat_id=STAFF_CHAT_ID, thread_id=ticket.topic_id)
+    await balie.settled()
+    seen = len(tg.chat(anna.id))
+    tg.fail_next("sendMessage", status=400, description="Bad Request: can't parse entities")
+    await kees.send("Is het gelukt?", chat_id=STAFF_CHAT_ID, thread_id=ticket.topic_id)
+    await balie.settled()
+    await until(lambda: "Niet bezorgd bij de klant" in tg.chat(
+        STAFF_CHAT_ID, ticket.topic_id)[-1].plain)
+    told = tg.chat(STAFF_CHAT_ID, ticket.topic_id)[-1].plain
+    assert "zoals het is" in told and "parse entities" in told and "geblokkeerd" not in told
+    assert len(tg.chat(anna.id)) == seen  # she got nothing, and nothing is retried
+    full = await balie.services.tickets.get(ticket.id, full=True)
+    [event] = [e for e in full.events if e.action == "undelivered"]
+    assert event.detail["rejected"] is True
+    assert event.detail["message"] == full.messages[-1].id
+    assert full.messages[-1].text == "Is het gelukt?"
+
+
 async def test_colleagues_can_answer_anonymously(
     tg: FakeTelegram, tmp_path: object,
 ) -> None:

@@ -275,13 +275,16 @@ class TicketService:
                                                 edited))
         return edited
 
-    async def undelivered(self, ticket_id: int, reason: str, *,
+    async def undelivered(self, ticket_id: int, reason: str, *, rejected: bool = False,
                           message_id: int | None = None) -> None:
-        """Telegram refused a message to the customer for good (they blocked the bot): kept
-        on the ticket, and the colleagues are told."""
+        """Telegram refused a message to the customer for good (they blocked the bot), or
+        `rejected` it as written (it would never go out): kept on the ticket, and the
+        colleagues are told."""
         async with self.database.transaction():
             ticket = await self.store.get(ticket_id)
             detail: dict[str, Any] = {"reason": reason}
+            if rejected:
+                detail["rejected"] = True
             if message_id is not None:
                 detail["message"] = message_id
             await self.store.record(ticket_id, "bot", "undelivered", detail)

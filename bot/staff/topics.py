@@ -128,12 +128,12 @@ class TopicDesk:
                     reason)
         await self.service.topic_lost(ticket_id, reason)
 
-    async def refused(self, item: OutboxItem, reason: str) -> None:
-        """Telegram refused a message to a customer for good: kept on the ticket and told in
-        its topic (the worker's `on_refused`)."""
+    async def refused(self, item: OutboxItem, reason: str, *, rejected: bool = False) -> None:
+        """Telegram refused a message to a customer for good (blocked), or rejected it as
+        written: kept on the ticket and told in its topic (the worker's `on_refused`)."""
         if item.ticket_id is None or item.chat_id == self.chat_id:
             return
-        await self.service.undelivered(item.ticket_id, reason,
+        await self.service.undelivered(item.ticket_id, reason, rejected=rejected,
                                        message_id=item.thread_message_id)
 
     # --- the card and the name ----------------------------------------------------------------
