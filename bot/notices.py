@@ -15,8 +15,10 @@ in theirs. Without a staff group the colleagues' side is silent; start-up says s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from bot import telegram_html
 from bot.config import Config
 from bot.dialogs.live_chat import LiveCb
 from bot.dialogs.my_tickets import rating_buttons
@@ -25,7 +27,31 @@ from storage.outbox import Notice
 from tickets.models import Author, Category, Message, Priority, Status, Ticket
 from tickets.service import Change
 
-CAPTION_LIMIT = 1024
+CAPTION_LIMIT = 1024  # UTF-16 units of a caption, as Telegram counts them
+
+
+def relayed(chat_id: int, message: Message, render: Callable[[str | None], str], *,
+            to_topic: bool = False, then: Callable[[], list[Notice]] | None = None
+            ) -> list[Notice]:
+    """A thread message for `chat_id`, rendered by `render(text)`: as text, split into as
+    many messages as it takes; media as a copy, its caption the rendered text — or, when that
+    is too long for a caption, the rendered heading and the text after it as messages
+    (`then`, else `render` as text). Nothing is clipped: every part carries the thread
+    message, so a reply to any of them finds the ticket."""
+    def text(rendered: str) -> list[Notice]:
+        return [Notice(chat_id, part, to_topic=to_topic, thread_message_id=message.id)
+                for part in telegram_html.split(rendered)]
+
+    if not message.media or message.source is None:
+        return text(render(message.text))
+    caption = render(message.text)
+    rest: list[Notice] = []
+    if telegram_html.visible_length(caption) > CAPTION_LIMIT:
+        caption = telegram_html.split(render(None), CAPTION_LIMIT)[0]
+        rest = then() if then is not None else text(render(message.text))
+    return [Notice(chat_id, caption, kind="copy", from_chat_id=message.source[0],
+                   message_id=message.source[1], to_topic=to_topic,
+                   thread_message_id=message.id), *rest]
 
 
 class BotNotifier:
@@ -65,7 +91,7 @@ class BotNotifier:
             return [line]
         if action == "message" and change.message is not None:
             if change.message.author == Author.CUSTOMER:
-                return [self._customer_message(ticket, change.message)]
+                return self._customer_message(ticket, change.message)
             return []
         if action in ("claimed", "unclaimed", "status", "priority"):
             options = {}
@@ -75,11 +101,12 @@ class BotNotifier:
             return [self._card(ticket),
                     Notice(self.staff_chat_id, kind="topic", to_topic=True, options=options)]
         if action == "rated":  # the customer's rating, or what went wrong after a low one
-            return [Notice(self.staff_chat_id, self.texts.render(
-                self.lang, "staff/rated", name=ticket.customer.name or
-                (ticket.customer.username or ""), rating=change.detail.get("rating") or 0,
-                comment=change.message.text if change.message is not None else None),
-                to_topic=True)]
+            return [Notice(self.staff_chat_id, part, to_topic=True)
+                    for part in telegram_html.split(self.texts.render(
+                        self.lang, "staff/rated", name=ticket.customer.name or
+                        (ticket.customer.username or ""), rating=change.detail.get("rating")
+                        or 0, comment=change.message.text if change.message is not None
+                        else None))]
         if action == "undelivered":
             return [Notice(self.staff_chat_id, self.texts.render(
                 self.lang, "staff/undelivered", reason=change.detail.get("reason", ""),
@@ -90,17 +117,14 @@ class BotNotifier:
     def _card(self, ticket: Ticket) -> Notice:
         return Notice(self.staff_chat_id, kind="card", to_topic=True)
 
-    def _customer_message(self, ticket: Ticket, message: Message) -> Notice:
+    def _customer_message(self, ticket: Ticket, message: Message) -> list[Notice]:
         name = ticket.customer.name or (ticket.customer.username or "")
-        if message.media and message.source is not None:
-            caption = self.texts.render(self.lang, "staff/customer_message", name=name,
-                                        text=message.text, edited=False)
-            return Notice(self.staff_chat_id, caption[:CAPTION_LIMIT], kind="copy",
-                          from_chat_id=message.source[0], message_id=message.source[1],
-                          to_topic=True, thread_message_id=message.id)
-        return Notice(self.staff_chat_id, self.texts.render(
-            self.lang, "staff/customer_message", name=name, text=message.text, edited=False),
-            to_topic=True, thread_message_id=message.id)
+
+        def render(text: str | None) -> str:
+            return self.texts.render(self.lang, "staff/customer_message", name=name, text=text,
+                                     edited=False)
+
+        return relayed(self.staff_chat_id, message, render, to_topic=True)
 
     # --- the customer ---------------------------------------------------------------------------
 
@@ -112,8 +136,8 @@ class BotNotifier:
         name = self.signature(change.actor, lang)
         if action in ("message", "message_edited") and change.message is not None \
                 and change.message.author == Author.COLLEAGUE:
-            return [self._reply(ticket, change.message, lang, name,
-                                edit=change.detail.get("copy"))]
+            return self._reply(ticket, change.message, lang, name,
+                               edit=change.detail.get("copy"))
         if action == "claimed":
             joined = "tickets/live_joined" if ticket.live else "tickets/claimed"
             return [Notice(chat, self.texts.render(lang, joined, ticket=ticket, name=name))]
@@ -144,20 +168,20 @@ class BotNotifier:
         return []
 
     def _reply(self, ticket: Ticket, message: Message, lang: str, name: str, *,
-               edit: int | None) -> Notice:
+               edit: int | None) -> list[Notice]:
         """The colleague's message for the customer; `edit`: the copy to change in place."""
         chat = ticket.customer.telegram_id
         if message.media and message.source is not None:
-            caption = self.texts.render(lang, "tickets/colleague_caption", ticket=ticket,
-                                        name=name, text=message.text)
-            return Notice(chat, caption[:CAPTION_LIMIT], kind="copy",
-                          from_chat_id=message.source[0], message_id=message.source[1],
-                          thread_message_id=message.id)
+            return relayed(chat, message, lambda text: self.texts.render(
+                lang, "tickets/colleague_caption", ticket=ticket, name=name, text=text),
+                then=lambda: self._reply(ticket, replace(message, media=None), lang, name,
+                                         edit=None))
         template = "tickets/live_message" if ticket.live else "tickets/colleague_reply"
         text = self.texts.render(lang, template, ticket=ticket, name=name, text=message.text)
-        if edit is not None:
-            return Notice(chat, text, kind="edit", message_id=edit)
-        return Notice(chat, text, thread_message_id=message.id)
+        if edit is not None:  # an edit cannot grow into a second message: the first part
+            return [Notice(chat, telegram_html.split(text)[0], kind="edit", message_id=edit)]
+        return [Notice(chat, part, thread_message_id=message.id)
+                for part in telegram_html.split(text)]
 
     def live_buttons(self, ticket: Ticket, lang: str) -> tuple[tuple[tuple[str, str], ...], ...]:
         """Nobody free: leave the chat as a ticket, or keep waiting."""

@@ -178,6 +178,42 @@ async def test_the_customer_s_media_reaches_the_topic(
     assert shown.kind == "photo" and "Hier is hij" in shown.plain and "Anna" in shown.plain
 
 
+async def test_long_messages_and_captions_arrive_whole_both_ways(
+    anna: TelegramUser, kees: TelegramUser, balie: Balie, tg: FakeTelegram,
+) -> None:
+    """Nothing is clipped on the way: a text as long as Telegram allows, with the heading in
+    front, becomes two messages; a caption too long with the heading becomes the media with
+    the heading and the text after it. Emoji count double, as Telegram counts them."""
+    ticket = await file_cancellation(anna, balie)
+    topic = ticket.topic_id
+    assert topic is not None
+    long_text = "Regel " + "😀 " * 1360 + "het einde."  # 2,736 characters, 4,096 UTF-16 units
+    caption = "Bijschrift " + "é" * 1000 + " slot."  # fits alone, not with the heading
+    await kees.send(long_text, chat_id=STAFF_CHAT_ID, thread_id=topic)
+    await kees.send_photo(caption, chat_id=STAFF_CHAT_ID, thread_id=topic)
+    await balie.settled()
+    shown = anna.messages()[-4:]
+    assert [m.kind for m in shown] == ["text", "text", "photo", "text"]
+    assert "Kees · ticket #" in shown[0].plain and shown[1].plain.endswith(
+        "het einde.\n\nAntwoorden? Reageer op dit bericht (vegen of ‘Beantwoorden’).")
+    assert "".join(m.plain for m in shown[:2]).count("😀") == 1360
+    assert "Kees · ticket #" in shown[2].plain and "Bijschrift" not in shown[2].plain
+    assert caption in shown[3].plain
+
+    await anna.send(long_text, reply_to=shown[1].message_id)  # a reply to the second part
+    await anna.send_photo(caption, reply_to=shown[2].message_id)
+    await balie.settled()
+    in_topic = tg.chat(STAFF_CHAT_ID, topic)[-4:]
+    assert [m.kind for m in in_topic] == ["text", "text", "photo", "text"]
+    assert "".join(m.plain for m in in_topic[:2]).count("😀") == 1360
+    assert in_topic[1].plain.endswith("het einde.") and caption in in_topic[3].plain
+    full = await balie.services.tickets.get(ticket.id, full=True)
+    assert [m.text for m in full.messages] == [long_text, caption, long_text, caption]
+    assert [m.author for m in full.messages] == [Author.COLLEAGUE] * 2 + [Author.CUSTOMER] * 2
+    assert await balie.services.outbox.pending_count() == 0
+    assert not await balie.services.outbox.listing(states=("failed",))
+
+
 async def test_an_edit_by_the_colleague_follows_to_the_customer(
     anna: TelegramUser, kees: TelegramUser, balie: Balie, tg: FakeTelegram,
 ) -> None:
