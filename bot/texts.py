@@ -7,6 +7,7 @@ and are rendered without escaping.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class Texts:
                     labels[key] = (self._plain.from_string(text) if _is_template(text)
                                    else text.strip())
             self._labels[lang] = labels
+            self._envs[lang].globals["labels"] = functools.partial(self.labels, lang)
         self._strings: dict[tuple[str, str], Template] = {}
         self._templates: dict[tuple[str, str], Template] = {}
         self._names = {
@@ -136,6 +138,13 @@ class Texts:
         if isinstance(label, str):
             return label
         return label.render(lang=lang, **context).strip()
+
+    def labels(self, lang: str, prefix: str) -> dict[str, str]:
+        """The plain labels under `prefix` by the rest of their key, e.g. labels("nl",
+        "staff.status")["closed"]; templates have it as `labels(prefix)` in their language."""
+        start = f"{prefix}."
+        return {key.removeprefix(start): label for key, label in self._labels[lang].items()
+                if key.startswith(start) and isinstance(label, str)}
 
     def has_template(self, lang: str, template_name: str) -> bool:
         return template_name in self._names[lang]

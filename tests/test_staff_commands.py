@@ -616,10 +616,11 @@ async def test_tickets_show_reads_like_the_ticket(
     assert lines[1] == "Opzegging · gesloten · prioriteit spoed · bij Piet"
     assert lines[2] == ("Klant: Anna de Vries (@anna) · Telegram-id 1001 · taal nl · "
                         "anna@example.nl")
-    for line in ["• Wat: hosting én domein", "• Verlengdatum: 15 maart 2027",
+    # In the words of the card in the topic (one vocabulary, staff/labels.toml).
+    for line in ["• Wat: hosting en domeinnaam", "• Verlengdatum: 15 maart 2027",
                  "• Opzeggen uiterlijk: 15 februari 2027",
-                 "• Verhuizen naar andere provider: ja", "• Wanneer: einde van de termijn",
-                 "• Reden: prijs", "• Toelichting: —"]:
+                 "• Domein verhuizen: ja", "• Wanneer: einde van de termijn",
+                 "• Reden: prijs", "• Toelichting: onbekend"]:
         assert line in lines, line
     thread = [line.split("] ", 1)[1] for line in lines if line.startswith("[")]
     # When the outbox created the ticket's topic depends on timing; that it did, does not.

@@ -11,10 +11,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.staff.words import FieldWords
 from bot.texts import Texts
 from tickets.models import Event, Message, Ticket
 
-DATE_FIELDS = frozenset({"renewal_date", "cancel_by", "transfer_start_by", "happened_on"})
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -29,13 +29,6 @@ class Moment:
     def of(cls, stamp: str, zone: ZoneInfo) -> Moment:
         local = datetime.fromisoformat(stamp).astimezone(zone)
         return cls(local.date(), local.strftime("%H:%M"))
-
-
-@dataclass(frozen=True)
-class FieldView:
-    key: str
-    kind: str  # none, bool, date, amount, proposal, text, other
-    value: Any
 
 
 @dataclass(frozen=True)
@@ -58,22 +51,6 @@ class MessageView:
     author: str
     name: str
     text: str
-
-
-def field_view(key: str, value: Any) -> FieldView:
-    if value is None or value == "":
-        return FieldView(key, "none", None)
-    if isinstance(value, bool):
-        return FieldView(key, "bool", value)
-    if key in DATE_FIELDS and isinstance(value, str):
-        return FieldView(key, "date", value)
-    if key == "amount":
-        return FieldView(key, "amount", value)
-    if key == "proposal" and isinstance(value, dict):
-        return FieldView(key, "proposal", value)
-    if isinstance(value, str):
-        return FieldView(key, "text", value)
-    return FieldView(key, "other", str(value))
 
 
 def event_view(event: Event, zone: ZoneInfo) -> EventView:
@@ -99,7 +76,7 @@ def render(texts: Texts, lang: str, ticket: Ticket, timezone: str, *, full: bool
     zone = ZoneInfo(timezone)
     return texts.render(
         lang, "staff/ticket", ticket=ticket, full=full,
-        fields=[field_view(key, value) for key, value in ticket.fields.items()],
+        fields=FieldWords(texts, lang).fields(ticket.fields),
         messages=[message_view(message, zone) for message in ticket.messages],
         events=[event_view(event, zone) for event in ticket.events],
         created=Moment.of(ticket.created_at, zone), updated=Moment.of(ticket.updated_at, zone),

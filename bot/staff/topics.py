@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest
@@ -37,8 +36,8 @@ from aiogram.types import Message as TelegramMessage
 
 from bot import telegram_html
 from bot.staff.callbacks import StaffCb
+from bot.staff.words import FieldWords
 from bot.texts import Texts, clip
-from knowledge.answers import format_amount
 from knowledge.dates import format_date
 from storage.database import Database
 from storage.outbox import OutboxItem
@@ -71,6 +70,7 @@ class TopicDesk:
         self.service = service
         self.texts = texts
         self.lang = lang
+        self.words = FieldWords(texts, lang)
 
     @property
     def store(self) -> TicketStore:
@@ -156,7 +156,7 @@ class TopicDesk:
             status=self.label(f"staff.status.{ticket.status}"),
             priority=self.label(f"staff.priority.{ticket.priority}"),
             urgent=ticket.priority == Priority.URGENT,
-            fields=self.readable_fields(ticket.fields),
+            fields=self.words.fields(ticket.fields),
             others=others,
             other_status={other.id: self.label(f"staff.status.{other.status}")
                           for other in others},
@@ -182,60 +182,8 @@ class TopicDesk:
             "staff.button.prio", priority=self.label(f"staff.priority.{ticket.priority}")))
         return InlineKeyboardMarkup(inline_keyboard=[first, [priority]])
 
-    def readable_fields(self, fields: dict[str, Any]) -> list[tuple[str, str]]:
-        """Every field the dialog collected, in words: labels, dates, yes/no, amounts."""
-        shown: list[tuple[str, str]] = []
-        for key, value in fields.items():
-            if key in ("too_late", "panel_skipped") and not value:
-                continue  # a "no" that says nothing
-            if key == "transfer_start_by" and not value:
-                continue
-            label = self._label_or(f"staff.field.{key}", key.replace("_", " "))
-            shown.append((label, self.readable_value(key, value)))
-        return shown
-
-    def readable_value(self, key: str, value: Any) -> str:
-        if value is None or value == "":
-            return self.label("staff.unknown")
-        if isinstance(value, bool):
-            if key == "is_domain":
-                return self._label_or(f"staff.value.is_domain.{str(value).lower()}", "")
-            return self.label("staff.yes" if value else "staff.no")
-        if key == "proposal" and isinstance(value, dict):
-            kind = str(value.get("kind", ""))
-            day = value.get("date")
-            return self._label_or(f"staff.value.proposal.{kind}", str(value),
-                                  date=self._day(day) if isinstance(day, str) else day,
-                                  count=value.get("count"))
-        if key == "amount":
-            try:
-                return format_amount(Decimal(str(value)), self.lang)
-            except (InvalidOperation, ValueError):
-                return str(value)
-        if isinstance(value, str):
-            if self.texts.has_label(self.lang, f"staff.value.{key}.{value}"):
-                return self.label(f"staff.value.{key}.{value}")
-            return self._day(value)
-        if isinstance(value, list | tuple):
-            return ", ".join(self.readable_value(key, each) for each in value)
-        return str(value)
-
     def label(self, key: str, /, **context: Any) -> str:
         return self.texts.label(self.lang, key, **context)
-
-    def _label_or(self, key: str, fallback: str, **context: Any) -> str:
-        if self.texts.has_label(self.lang, key):
-            return self.label(key, **context)
-        return fallback
-
-    def _day(self, value: str) -> str:
-        """An ISO date in words ("15 maart 2027"); any other text as it is."""
-        if len(value) == 10:
-            try:
-                return format_date(date.fromisoformat(value), self.lang)
-            except ValueError:
-                pass
-        return value
 
     def _moment(self, stamp: str) -> str:
         try:
