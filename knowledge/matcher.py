@@ -330,10 +330,11 @@ def cancelled_service(query: str, lang: str = "nl") -> str | None:
     """Which one service a question cancels while keeping the other ("hosting" or "domain"),
     judged by the verb (keep or cancel) nearest to each service word; None when unclear.
 
-    ``query`` is normalised (stop words may be removed). On a tie the verb after the word wins
-    in Dutch ("domein houden"), the one before it in English ("keep the domain"). A verb after
-    "zonder"/"without"/"niet" and a service word right after "niet"/"not"/"behalve" count the
-    other way round ("zonder dat mijn domein verloopt", "niet het domein")."""
+    ``query`` is normalised (stop words may be removed), with clause breaks marked (see
+    :func:`clauses_of`); only a verb in the same clause counts. On a tie the verb after the
+    word wins in Dutch ("domein houden"), the one before it in English ("keep the domain"). A
+    verb after "zonder"/"without"/"niet" and a service word right after "niet"/"not"/"behalve"
+    count the other way round ("zonder dat mijn domein verloopt", "niet het domein")."""
     words = query.split()
     verbs: list[tuple[int, bool]] = []  # (position, is a keep verb)
     for i, w in enumerate(words):
@@ -349,7 +350,11 @@ def cancelled_service(query: str, lang: str = "nl") -> str | None:
                         if w.startswith(prefixes)), None)
         if service is None:
             continue
-        position, keep = min(verbs, key=lambda v: (abs(v[0] - i), (v[0] < i) == (lang == "nl")))
+        # The verb must be in the same clause: "cancel the hosting, the domain should stay".
+        same = [v for v in verbs if _CLAUSE_BREAK not in words[min(v[0], i):max(v[0], i)]]
+        if not same:
+            continue
+        position, keep = min(same, key=lambda v: (abs(v[0] - i), (v[0] < i) == (lang == "nl")))
         if abs(position - i) > _VERB_REACH:
             continue
         if any(x in _NOUN_NEGATIONS for x in words[max(0, i - 2):i]):
@@ -357,6 +362,17 @@ def cancelled_service(query: str, lang: str = "nl") -> str | None:
         other = "domain" if service == "hosting" else "hosting"
         votes.add(other if keep else service)
     return votes.pop() if len(votes) == 1 else None
+
+
+_CLAUSE_BREAK = "|"
+_CLAUSE_SPLIT = re.compile(r"[,;:.!?()]|\b(?:and|but|while|en|maar|terwijl)\b", re.IGNORECASE)
+
+
+def clauses_of(text: str, strip: Callable[[str], str] = lambda norm: norm) -> str:
+    """``text`` normalised (and ``strip``-ped) clause by clause, the clauses joined by "|"
+    (split at punctuation and at "and", "but", "en", "maar" ...)."""
+    parts = (strip(normalise(part)) for part in _CLAUSE_SPLIT.split(text))
+    return f" {_CLAUSE_BREAK} ".join(part for part in parts if part)
 
 
 def _names_both_services(words: Sequence[str]) -> bool:
@@ -393,6 +409,12 @@ STOP_WORDS = frozenset(
 STEM_CHARS = 5
 #: ... at this similarity.
 STEM_SIMILARITY = 0.8
+#: A compound is split into parts of at least COMPOUND_PART letters; a part found alone has at
+#: least COMPOUND_MIN letters.
+COMPOUND_PART = 3
+COMPOUND_MIN = 4
+#: A stem's candidates for the fuzzy scorers are the variants of its this many most used words.
+STEM_WORDS = 8
 
 Scorer = Callable[..., float]
 _SCORERS: dict[str, Scorer] = {
@@ -423,7 +445,7 @@ class MatcherConfig:
     agg_top3: float = 0.3
     #: Minimum rapidfuzz ratio for a query word to count as a (misspelt) vocabulary word.
     word_cutoff: float = 80.0
-    answer_min: float = 76.0
+    answer_min: float = 77.0
     answer_margin: float = 6.0
     suggest_min: float = 50.0
     suggest_window: float = 12.0
@@ -443,6 +465,9 @@ class MatcherConfig:
     topic_cap: bool = True
     #: How many variants (best by token_sort_ratio) get the full, slower scorer blend.
     rerank: int = 16
+    #: Variants scored per (resolved) question word at most: the inverted index keeps the
+    #: shortest this many variants of each word (see Matcher.__init__).
+    champions: int = 64
     #: The stop-word-free query is cut to this many characters before fuzzy scoring (speed).
     max_query_chars: int = 80
     #: A message longer than this is also matched sentence by sentence (see Matcher.match;
@@ -480,8 +505,9 @@ def _strip_stop_words(norm: str) -> str:
     return " ".join(kept) if kept else norm
 
 
-#: A resolved query word: (IDF weight, {article index: similarity}).
-_Resolved = tuple[float, dict[int, float]]
+#: A resolved query word: (IDF weight, {article index: similarity}, the vocabulary words it
+#: stands for, whose variants are the fuzzy scorers' candidates).
+_Resolved = tuple[float, dict[int, float], tuple[str, ...]]
 _MISSING = object()
 #: Resolved query words kept per matcher (the cache is cleared when full).
 _RESOLVE_CACHE_SIZE = 20_000
@@ -519,21 +545,49 @@ class Matcher:
                     variants.langs.append(lang)
         self._variants = variants
         self._sorted_texts = [" ".join(sorted(t.split())) for t in variants.texts]
+        # Inverted index: which variants use each word, shortest first, cut to the
+        # `champions` best ("champion lists", Manning et al., Introduction to Information
+        # Retrieval 7.1.3). Only variants sharing a (resolved) word with the question are
+        # scored, at most `champions` per word, so the work per question does not grow with
+        # the number of variants. A shorter variant gives a shared word a larger share, and
+        # the shipped base has fewer variants per word than `champions` (exact there).
+        postings: dict[str, list[int]] = {}
+        for i, variant in enumerate(variants.texts):
+            for word in dict.fromkeys(variant.split()):
+                postings.setdefault(word, []).append(i)
+        texts = variants.texts
+        self._postings = {
+            w: sorted(ids, key=lambda i: (len(texts[i]), i))[: self.config.champions]
+            for w, ids in postings.items()
+        }
         # Keyword component: which articles use each word, weighted by rarity (IDF).
-        vocab: dict[str, set[int]] = {}
-        for variant, idx in zip(variants.texts, variants.article_idx, strict=True):
-            for word in variant.split():
-                vocab.setdefault(word, set()).add(idx)
+        vocab: dict[str, set[int]] = {
+            w: {variants.article_idx[i] for i in ids} for w, ids in postings.items()
+        }
         n_articles = max(1, len(self._ids))
         self._vocab_articles = vocab
         self._vocab_words = list(vocab)
         # Crude stemming for the keyword component: words sharing their first STEM_CHARS
         # letters ("betaald", "betalen", "betaling") point to the same articles.
         stems: dict[str, set[int]] = {}
+        self._stem_words: dict[str, list[str]] = {}
         for word, arts in vocab.items():
             if len(word) >= STEM_CHARS:
                 stems.setdefault(word[:STEM_CHARS], set()).update(arts)
+                self._stem_words.setdefault(word[:STEM_CHARS], []).append(word)
         self._stem_articles = stems
+        # Compounds: a vocabulary word made of a part and at least COMPOUND_PART more letters
+        # ("opzeg|termijn", "terug|draaien", "web|hosting") is found from the part.
+        self._compounds: dict[str, list[str]] = {}
+        for word in vocab:
+            for k in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+                for part in (word[:k], word[k:]):
+                    if len(part) >= COMPOUND_MIN:
+                        self._compounds.setdefault(part, []).append(word)
+        # A stem stands for its most used words (candidates for the fuzzy scorers).
+        for words in self._stem_words.values():
+            words.sort(key=lambda w: -len(postings[w]))
+            del words[STEM_WORDS:]
         self._stem_idf = {
             st: math.log((1 + n_articles) / len(a)) for st, a in stems.items()
         }
@@ -562,15 +616,21 @@ class Matcher:
     def article_scores(self, question: str, lang: str) -> list[tuple[str, float]]:
         """Articles with a score (0-100, best first). Articles sharing no word and no close
         variant with the question are left out."""
-        return self._analyse(self._prepare(question), lang)[0]
+        text = question[:MAX_INPUT_CHARS]
+        return self._analyse(self._prepare(text), lang, clauses_of(text, self._query_of))[0]
 
-    def _analyse(self, query: str, lang: str) -> tuple[list[tuple[str, float]], float]:
-        """The ranked articles and the coverage of the best one (see :meth:`_coverage`)."""
+    def _analyse(
+        self, query: str, lang: str, clauses: str
+    ) -> tuple[list[tuple[str, float]], float]:
+        """The ranked articles and the coverage of the best one (see :meth:`_coverage`);
+        ``clauses`` is the query clause by clause (:func:`clauses_of`)."""
         if not query:
             return [], 0.0
         words = list(dict.fromkeys(query.split()))[:40]
         resolved = [(w, self._resolve(w)) for w in words]
-        ranked = self._partial_filter(query, lang, self._scores_for(query, lang, resolved))
+        ranked = self._partial_filter(
+            query, lang, self._scores_for(query, lang, resolved), clauses
+        )
         if not ranked:
             return [], 0.0
         return [(self._ids[a], sc) for a, sc in ranked], self._coverage(resolved, ranked[0][0])
@@ -580,12 +640,18 @@ class Matcher:
     ) -> list[tuple[int, float]]:
         v = self._variants
         cfg = self.config
-        # Pass 1 (C, over all variants): token_sort_ratio == ratio of the sorted words, and the
-        # variants' words were sorted once in __init__. Keep the best `rerank` candidates.
+        # Pass 1 (C, over the variants sharing a word with the question): token_sort_ratio ==
+        # ratio of the sorted words, and the variants' words were sorted once in __init__.
+        # Keep the best `rerank` candidates.
         query = query[: cfg.max_query_chars].strip()
         sorted_query = " ".join(sorted(query.split()))
+        postings, texts = self._postings, self._sorted_texts
+        shared: set[int] = set()
+        for word, res in resolved:
+            for vocab_word in self._related_words(word, res):
+                shared.update(postings[vocab_word])
         candidates = process.extract(
-            sorted_query, self._sorted_texts, scorer=fuzz.ratio, processor=None,
+            sorted_query, {i: texts[i] for i in shared}, scorer=fuzz.ratio, processor=None,
             limit=cfg.rerank,
         )
         # Pass 2 (only the candidates): the full blend of scorers.
@@ -614,7 +680,7 @@ class Matcher:
         return scores
 
     def _partial_filter(
-        self, query: str, lang: str, ranked: list[tuple[int, float]]
+        self, query: str, lang: str, ranked: list[tuple[int, float]], clauses: str
     ) -> list[tuple[int, float]]:
         """Leave out the "cancel one service, keep the other" articles unless the question
         contrasts the two, and the one of them that cancels the service the question keeps.
@@ -625,7 +691,7 @@ class Matcher:
         words = query.split()
         if not any(w in _PARTIAL_MARKERS for w in words):
             return [(a, s) for a, s in ranked if a not in self._partial]
-        cancelled = cancelled_service(query, lang)
+        cancelled = cancelled_service(clauses, lang)
         if cancelled is None:
             return ranked
         kept = [(a, s) for a, s in ranked if self._partial.get(a, cancelled) == cancelled]
@@ -645,7 +711,7 @@ class Matcher:
             return cached  # type: ignore[return-value]
         result: _Resolved | None = None
         if word in self._idf:
-            result = (self._idf[word], dict.fromkeys(self._vocab_articles[word], 1.0))
+            result = (self._idf[word], dict.fromkeys(self._vocab_articles[word], 1.0), (word,))
         elif len(word) >= 4:
             found = process.extractOne(
                 word, self._vocab_words, scorer=fuzz.ratio, processor=None,
@@ -656,6 +722,7 @@ class Matcher:
                 result = (
                     self._idf[best_word],
                     dict.fromkeys(self._vocab_articles[best_word], similarity),
+                    (best_word,),
                 )
             else:
                 stem = word[:STEM_CHARS] if len(word) >= STEM_CHARS else ""
@@ -663,11 +730,26 @@ class Matcher:
                     result = (
                         self._stem_idf[stem],
                         dict.fromkeys(self._stem_articles[stem], STEM_SIMILARITY),
+                        tuple(self._stem_words[stem]),
                     )
         if len(self._resolved) >= _RESOLVE_CACHE_SIZE:
             self._resolved.clear()
         self._resolved[word] = result
         return result
+
+    def _related_words(self, word: str, res: _Resolved | None) -> list[str]:
+        """The vocabulary words whose variants are candidates for ``word``: the word itself or
+        its typo or stem match, and the compounds that contain it ("termijn" ->
+        "opzegtermijn", "draaien" -> "terugdraaien"); for an unknown compound its known
+        parts ("domeinverhuizing" -> "domein", "verhuizing")."""
+        related = list(res[2]) if res is not None else []
+        related += self._compounds.get(word, ())
+        if word not in self._idf:
+            for k in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+                head, tail = word[:k], word[k:]
+                if head in self._idf and tail in self._idf:
+                    related += (head, tail)
+        return related
 
     def _keyword_scores(self, resolved: list[tuple[str, _Resolved | None]]) -> dict[int, float]:
         """0-100 per article: the IDF-weighted share of the query's words the article uses.
@@ -680,7 +762,7 @@ class Matcher:
             if res is None:
                 total += self._unknown_idf
                 continue
-            weight, arts = res
+            weight, arts, _ = res
             total += weight
             for a, similarity in arts.items():
                 got[a] = got.get(a, 0.0) + weight * similarity
@@ -731,7 +813,9 @@ class Matcher:
         small = _smalltalk_of(norm)
         if small is not None:
             return Match(None, 0, "none", (), detected, small)
-        ranked, coverage = self._analyse(self._query_of(norm), detected)
+        ranked, coverage = self._analyse(
+            self._query_of(norm), detected, clauses_of(text, self._query_of)
+        )
         topic = _topic_of(norm)
         return self._band(ranked, coverage, topic, detected)
 
