@@ -46,8 +46,10 @@ SmallTalk = Literal["greeting", "thanks", "yes", "no", "bye"]
 
 #: Only the first this many characters of a message (or of one of its sentences) are matched.
 MAX_INPUT_CHARS = 300
-#: A long message is matched on at most this many of its sentences.
+#: A long message is matched on at most this many of its sentences: of its first
+#: MAX_SENTENCES, the BEST_SENTENCES that use the most (and rarest) knowledge-base words.
 MAX_SENTENCES = 40
+BEST_SENTENCES = 4
 #: The language of a message is detected on its first this many characters.
 LANGUAGE_CHARS = 1000
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|[\r\n]+")
@@ -70,9 +72,10 @@ def normalise(text: str) -> str:
 
     Apostrophes inside words are dropped rather than split ("can't" -> "cant", "m'n" -> "mn").
     """
-    text = text.casefold().translate(_EXTRA_FOLD)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.casefold()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLD))
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("'", "").replace("`", "")
     text = _EMAIL_WORD.sub("email", text)
     return _NON_WORD.sub(" ", text).strip()
@@ -405,6 +408,13 @@ STOP_WORDS = frozenset(
     """.split()
 )
 
+#: Words that mean the same in this domain, written one way (questions and variants alike).
+SYNONYMS = {
+    "rekening": "factuur", "rekeningen": "facturen", "nota": "factuur",
+    "looptijd": "termijn", "contractduur": "termijn",
+    "bill": "invoice", "bills": "invoices", "billed": "invoiced",
+}
+
 #: Words sharing this many first letters count as the same word (keyword component only)...
 STEM_CHARS = 5
 #: ... at this similarity.
@@ -468,6 +478,10 @@ class MatcherConfig:
     #: Variants scored per (resolved) question word at most: the inverted index keeps the
     #: shortest this many variants of each word (see Matcher.__init__).
     champions: int = 64
+    #: Write synonyms one way (SYNONYMS).
+    synonyms: bool = True
+    #: Join two words of the question the knowledge base writes as one word.
+    join_compounds: bool = True
     #: The stop-word-free query is cut to this many characters before fuzzy scoring (speed).
     max_query_chars: int = 80
     #: A message longer than this is also matched sentence by sentence (see Matcher.match;
@@ -611,7 +625,10 @@ class Matcher:
         return self._query_of(normalise(text[:MAX_INPUT_CHARS]))
 
     def _query_of(self, norm: str) -> str:
-        return _strip_stop_words(norm) if self.config.remove_stop_words else norm
+        query = _strip_stop_words(norm) if self.config.remove_stop_words else norm
+        if self.config.synonyms:
+            query = " ".join(SYNONYMS.get(w, w) for w in query.split())
+        return query
 
     def article_scores(self, question: str, lang: str) -> list[tuple[str, float]]:
         """Articles with a score (0-100, best first). Articles sharing no word and no close
@@ -626,6 +643,8 @@ class Matcher:
         ``clauses`` is the query clause by clause (:func:`clauses_of`)."""
         if not query:
             return [], 0.0
+        if self.config.join_compounds:
+            query = self._joined(query)
         words = list(dict.fromkeys(query.split()))[:40]
         resolved = [(w, self._resolve(w)) for w in words]
         ranked = self._partial_filter(
@@ -683,12 +702,12 @@ class Matcher:
         self, query: str, lang: str, ranked: list[tuple[int, float]], clauses: str
     ) -> list[tuple[int, float]]:
         """Leave out the "cancel one service, keep the other" articles unless the question
-        contrasts the two, and the one of them that cancels the service the question keeps.
-        A question that names both services and clearly cancels one is that article's topic:
-        it goes first."""
+        (``clauses``: it, or the short message it is a sentence of) contrasts the two, and
+        the one of them that cancels the service the question keeps. A question that names
+        both services and clearly cancels one is that article's topic: it goes first."""
         if not self._partial:
             return ranked
-        words = query.split()
+        words = clauses.split()
         if not any(w in _PARTIAL_MARKERS for w in words):
             return [(a, s) for a, s in ranked if a not in self._partial]
         cancelled = cancelled_service(clauses, lang)
@@ -736,6 +755,22 @@ class Matcher:
             self._resolved.clear()
         self._resolved[word] = result
         return result
+
+    def _joined(self, query: str) -> str:
+        """Two words written apart that the knowledge base writes as one ("opzeg termijn",
+        "terug draaien", "klanten panel") are joined."""
+        words = query.split()
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            pair = words[i] + words[i + 1] if i + 1 < len(words) else ""
+            if pair in self._idf and not (words[i] in self._idf and words[i + 1] in self._idf):
+                out.append(pair)
+                i += 2
+            else:
+                out.append(words[i])
+                i += 1
+        return " ".join(out)
 
     def _related_words(self, word: str, res: _Resolved | None) -> list[str]:
         """The vocabulary words whose variants are candidates for ``word``: the word itself or
@@ -786,27 +821,39 @@ class Matcher:
         """Match one customer message (any text).
 
         A message of several sentences longer than ``sentence_min_chars`` (by default: any) is
-        also matched sentence by sentence (at most MAX_SENTENCES of them, each cut to
-        MAX_INPUT_CHARS): the best of the whole message's start and its sentences wins, and a
-        winning sentence is kept in ``Match.understood`` so the bot can say what it
-        understood."""
+        also matched sentence by sentence (the BEST_SENTENCES of its first MAX_SENTENCES that
+        carry the most knowledge-base words, each cut to MAX_INPUT_CHARS): the best of the
+        whole message's start and those sentences wins, and a winning sentence is kept in
+        ``Match.understood`` so the bot can say what it understood."""
         text = question if isinstance(question, str) else ""
         if lang not in ("nl", "en"):
             lang = _language_of(normalise(text[:LANGUAGE_CHARS]))
-        best = self._match_one(text, lang)
+        context = clauses_of(text[:MAX_INPUT_CHARS], self._query_of)
+        best = self._match_one(text, lang, context)
         if len(text) <= self.config.sentence_min_chars or best.smalltalk is not None:
             return best
         sentences = split_sentences(text)
         if len(sentences) < 2:  # one sentence: that is the whole message
             return best
-        for sentence in sentences[:MAX_SENTENCES]:
-            found = self._match_one(sentence, lang)
+        if len(sentences) > BEST_SENTENCES:
+            sentences = sorted(sentences, key=self._evidence, reverse=True)[:BEST_SENTENCES]
+        # A sentence of a short message is read in the message's context ("... ergens anders
+        # hosten maar het domein houden. Wat moet ik opzeggen?" keeps the domain).
+        short = len(text) <= MAX_INPUT_CHARS
+        for sentence in sentences:
+            found = self._match_one(sentence, lang, context if short else None)
             if _rank(found) > _rank(best):
                 best = dataclasses.replace(found, understood=sentence[:MAX_INPUT_CHARS])
         return best
 
-    def _match_one(self, question: str, lang: str | None) -> Match:
-        """Match the first MAX_INPUT_CHARS characters of ``question``."""
+    def _evidence(self, sentence: str) -> float:
+        """How much a sentence says in the knowledge base's words (IDF of its known words)."""
+        idf = self._idf
+        return sum(idf.get(w, 0.0) for w in set(self._prepare(sentence).split()))
+
+    def _match_one(self, question: str, lang: str | None, context: str | None) -> Match:
+        """Match the first MAX_INPUT_CHARS characters of ``question``; ``context`` (the
+        message's clauses) decides which service is kept, by default ``question`` itself."""
         text = question[:MAX_INPUT_CHARS]
         norm = normalise(text)
         detected = lang if lang in ("nl", "en") else _language_of(norm)
@@ -814,7 +861,7 @@ class Matcher:
         if small is not None:
             return Match(None, 0, "none", (), detected, small)
         ranked, coverage = self._analyse(
-            self._query_of(norm), detected, clauses_of(text, self._query_of)
+            self._query_of(norm), detected, context or clauses_of(text, self._query_of)
         )
         topic = _topic_of(norm)
         return self._band(ranked, coverage, topic, detected)
@@ -855,8 +902,8 @@ def _rank(match: Match) -> tuple[int, int]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of a message (split at . ! ? ; and line breaks), stripped, without
-    repeats and without ones that have no letters or digits."""
+    """The first MAX_SENTENCES sentences of a message (split at . ! ? ; and line breaks),
+    stripped, without repeats and without ones that have no letters or digits."""
     seen: set[str] = set()
     sentences: list[str] = []
     for part in _SENTENCE_END.split(text):
@@ -865,6 +912,8 @@ def split_sentences(text: str) -> list[str]:
         if key and key not in seen:
             seen.add(key)
             sentences.append(sentence)
+            if len(sentences) == MAX_SENTENCES:
+                break
     return sentences
 
 
