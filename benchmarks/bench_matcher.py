@@ -56,7 +56,7 @@ _FILLER = ("Ik ben al jaren klant bij jullie en eigenlijk altijd tevreden gewees
 LONG_MESSAGES = (
     "x" * 10_000,
     "hoe zeg ik mijn hosting op " * 400,
-    (_FILLER * 40 + "Hoe kan ik mijn hosting opzeggen? " + _FILLER * 40)[:10_000],
+    (_FILLER * 57 + "Hoe kan ik mijn hosting opzeggen? " + _FILLER * 58)[:10_000],
 )
 
 

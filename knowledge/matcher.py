@@ -423,8 +423,9 @@ STEM_SIMILARITY = 0.8
 #: least COMPOUND_MIN letters.
 COMPOUND_PART = 3
 COMPOUND_MIN = 4
-#: A stem's candidates for the fuzzy scorers are the variants of its this many most used words.
-STEM_WORDS = 8
+#: A stem's or a compound part's candidates for the fuzzy scorers are the variants of its this
+#: many most used words.
+RELATED_WORDS = 8
 
 Scorer = Callable[..., float]
 _SCORERS: dict[str, Scorer] = {
@@ -594,14 +595,16 @@ class Matcher:
         # ("opzeg|termijn", "terug|draaien", "web|hosting") is found from the part.
         self._compounds: dict[str, list[str]] = {}
         for word in vocab:
+            if not word.isalpha():
+                continue
             for k in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
                 for part in (word[:k], word[k:]):
                     if len(part) >= COMPOUND_MIN:
                         self._compounds.setdefault(part, []).append(word)
-        # A stem stands for its most used words (candidates for the fuzzy scorers).
-        for words in self._stem_words.values():
+        # A stem or a part stands for its most used words (candidates for the fuzzy scorers).
+        for words in (*self._stem_words.values(), *self._compounds.values()):
             words.sort(key=lambda w: -len(postings[w]))
-            del words[STEM_WORDS:]
+            del words[RELATED_WORDS:]
         self._stem_idf = {
             st: math.log((1 + n_articles) / len(a)) for st, a in stems.items()
         }
@@ -616,6 +619,10 @@ class Matcher:
             for idx, article in enumerate(kb.articles.values())
             if article.action == "cancellation" and article.service in ("hosting", "domain")
         }
+        # Warm at load: the first customer's question is as fast as the rest.
+        for article in kb.articles.values():
+            for text in article.texts.values():
+                self.match(text.title)
 
     @property
     def variant_count(self) -> int:
@@ -664,14 +671,10 @@ class Matcher:
         # Keep the best `rerank` candidates.
         query = query[: cfg.max_query_chars].strip()
         sorted_query = " ".join(sorted(query.split()))
-        postings, texts = self._postings, self._sorted_texts
-        shared: set[int] = set()
-        for word, res in resolved:
-            for vocab_word in self._related_words(word, res):
-                shared.update(postings[vocab_word])
+        texts = self._sorted_texts
         candidates = process.extract(
-            sorted_query, {i: texts[i] for i in shared}, scorer=fuzz.ratio, processor=None,
-            limit=cfg.rerank,
+            sorted_query, {i: texts[i] for i in self._candidates(resolved)}, scorer=fuzz.ratio,
+            processor=None, limit=cfg.rerank,
         )
         # Pass 2 (only the candidates): the full blend of scorers.
         total = self._weight_total
@@ -697,6 +700,15 @@ class Matcher:
             scores.append((a, min(100.0, score)))
         scores.sort(key=lambda kv: (-kv[1], kv[0]))
         return scores
+
+    def _candidates(self, resolved: list[tuple[str, _Resolved | None]]) -> set[int]:
+        """The variants sharing a (related) word with the question, at most `champions` per
+        word (the inverted index's champion lists)."""
+        shared: set[int] = set()
+        for word, res in resolved:
+            for vocab_word in self._related_words(word, res):
+                shared.update(self._postings[vocab_word])
+        return shared
 
     def _partial_filter(
         self, query: str, lang: str, ranked: list[tuple[int, float]], clauses: str
@@ -906,8 +918,12 @@ def split_sentences(text: str) -> list[str]:
     stripped, without repeats and without ones that have no letters or digits."""
     seen: set[str] = set()
     sentences: list[str] = []
+    raw: set[str] = set()
     for part in _SENTENCE_END.split(text):
         sentence = part.strip()
+        if sentence in raw:
+            continue
+        raw.add(sentence)
         key = normalise(sentence[:MAX_INPUT_CHARS])
         if key and key not in seen:
             seen.add(key)
