@@ -7,14 +7,21 @@ Pipeline for one question:
 2. Small talk (greetings, thanks, yes/no, bye) is recognised before matching and never gets an
    article.
 3. :func:`detect_language` (stop-word counts) unless the caller passes the language.
-4. The question, with stop words removed, is scored against the precomputed question variants
-   (and titles) of *both* languages (customers mix); variants in the detected language get a
-   small bonus. Pass 1 runs in C over all variants (token_sort_ratio on pre-sorted words) and
-   keeps the best ``rerank``; pass 2 scores those with the full blend
+4. The question, with stop words removed, synonyms written one way (:data:`SYNONYMS`) and two
+   words the knowledge base writes as one joined ("terug draaien"), is scored against the
+   precomputed question variants (and titles) of *both* languages (customers mix); variants in
+   the detected language get a small bonus. Each word is resolved to the knowledge base's
+   words: exactly, as a typo (rapidfuzz), by a crude 5-letter stem, as a part of compounds
+   ("termijn" -> "opzegtermijn") or split into known parts. An inverted index (word ->
+   variants, shortest first, cut to ``champions``) gives the candidates: only variants sharing
+   a resolved word are scored, so the work per question does not grow with the variants.
+   Pass 1 runs in C over the candidates (token_sort_ratio on pre-sorted words) and keeps the
+   best ``rerank``; pass 2 scores those with the full blend
    (token_sort_ratio/token_set_ratio/WRatio). An article's fuzzy score mixes its best variant
    with the mean of its best three. A keyword component adds the IDF-weighted share of the
-   question's words the article uses (typos via rapidfuzz, a crude 5-letter stem otherwise;
-   words the knowledge base never uses count against every article).
+   question's words the article uses (words the knowledge base never uses count against every
+   article). A long message is matched as a whole and on its best sentences (those with the
+   most knowledge-base words); a sentence of a short message is read in the message's context.
 5. Bands: ``answer`` when the best score is high and clearly ahead of the best *different*
    article (or middling but far ahead, for a question that names an in-scope topic such as
    cancelling), ``suggest`` (2-3 ids, best first) when the score is middling or several
