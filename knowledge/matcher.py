@@ -418,7 +418,6 @@ STOP_WORDS = frozenset(
 #: Words that mean the same in this domain, written one way (questions and variants alike).
 SYNONYMS = {
     "rekening": "factuur", "rekeningen": "facturen", "nota": "factuur",
-    "looptijd": "termijn", "contractduur": "termijn",
     "bill": "invoice", "bills": "invoices", "billed": "invoiced",
 }
 
