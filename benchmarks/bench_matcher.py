@@ -1,12 +1,14 @@
 """How matching time grows with the size of the knowledge base.
 
-Plain Python, no plugins:  python benchmarks/bench_matcher.py [--repeat N]
+    python -m benchmarks.bench_matcher [--factors 1 10 100 1000] [--questions N] [--rounds N]
 
-Builds knowledge bases with 1x, 10x and 100x the question variants of the packaged articles
-(each copy's variants get a distinct suffix word, so they are new strings that still look like
-real questions), matches the evaluation questions against each, and prints the median time per
-question and the ratio to the 1x run in the same process (ratios are comparable across machines;
-absolute times are not).
+Builds knowledge bases with 1x, 10x, 100x and 1,000x the question variants of the packaged
+articles (each copy's variants get a distinct suffix word, so they are new strings that still
+look like real questions), matches the evaluation questions against each (every 100th of them a
+10,000-character message: one word, one long run-on sentence, or 80 sentences with the question
+in the middle), each question timed alone, and prints p50 and p99 per size (median of the rounds
+with [min–max]), the first question on a fresh matcher and the build time. Read the growth from
+1x to 1,000x; absolute times depend on the machine.
 """
 
 from __future__ import annotations
@@ -48,50 +50,42 @@ def scaled_kb(kb: KnowledgeBase, factor: int) -> KnowledgeBase:
     return KnowledgeBase(articles)
 
 
-def time_per_question(matcher: Matcher, questions: list[str], repeat: int) -> float:
-    """Median over ``repeat`` rounds of the mean seconds per question."""
-    for q in questions[:20]:  # warm up
-        matcher.match(q)
-    rounds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for q in questions:
-            matcher.match(q)
-        rounds.append((time.perf_counter() - start) / len(questions))
-    return statistics.median(rounds)
+#: Long messages: one word, a run-on sentence, and many sentences with the question in the middle.
+_FILLER = ("Ik ben al jaren klant bij jullie en eigenlijk altijd tevreden geweest over de "
+           "service. ")
+LONG_MESSAGES = (
+    "x" * 10_000,
+    "hoe zeg ik mijn hosting op " * 400,
+    (_FILLER * 57 + "Hoe kan ik mijn hosting opzeggen? " + _FILLER * 58)[:10_000],
+)
+
+
+def benchmark_questions() -> list[str]:
+    """The tuning and held-out questions with a long message at every 100th place."""
+    questions = [c.question for f in (TUNING_FILE, HELDOUT_FILE) for c in read_cases(f)]
+    for place, message in zip(range(0, 300, 100), LONG_MESSAGES, strict=True):
+        questions.insert(place, message)
+    return questions
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=5, help="rounds per size (median)")
-    parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100, 1000])
+    parser.add_argument("--questions", type=int, default=300, help="questions timed per size")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per size (median)")
     args = parser.parse_args(argv)
+    from benchmarks.stats import spread
 
-    base = KnowledgeBase.load()
-    questions = [c.question for f in (TUNING_FILE, HELDOUT_FILE) for c in read_cases(f)]
-    questions += ["x" * 10_000, "hoe zeg ik mijn hosting op " * 400]
-    print(f"{len(questions)} questions (evaluation sets + two 10,000-char messages), "
-          f"median of {args.repeat} rounds")
-    print(f"{'size':>5} {'variants':>9} {'build s':>8} {'us/question':>12} {'ratio':>7}")
-    first: float | None = None
-    for factor in args.factors:
-        kb = scaled_kb(base, factor)
-        start = time.perf_counter()
-        matcher = Matcher(kb)
-        build = time.perf_counter() - start
-        rounds = args.repeat if factor < 100 else max(1, args.repeat // 2)
-        per_q = time_per_question(matcher, questions, rounds)
-        first = first if first is not None else per_q
-        print(f"{factor:>4}x {matcher.variant_count:>9} {build:>8.2f} {per_q * 1e6:>12.0f} "
-              f"{per_q / first:>6.1f}x")
+    rows = latency(args.factors, args.questions, args.rounds)
+    print(f"{args.questions} questions per round (evaluation sets, every 100th a 10,000-char "
+          f"message), {args.rounds} rounds: median [min–max], ms")
+    print(f"{'size':>6} {'variants':>9} {'build s':>8} {'first':>7}  {'p50':<22} {'p99':<22}")
+    for row in rows:
+        print(f"{row['factor']:>5}x {row['variants']:>9,} {row['build']:>8.2f} "
+              f"{row['first'] * 1e3:>7.2f}  {spread([x * 1e3 for x in row['p50s']], digits=3):<22} "
+              f"{spread([x * 1e3 for x in row['p99s']], digits=3):<22}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
-# --- for `python -m benchmarks`: p50, p99 and the first call per size ---------------------------
 
 
 def latency(factors: list[int], questions_per_size: int, rounds: int = 3,
@@ -102,8 +96,7 @@ def latency(factors: list[int], questions_per_size: int, rounds: int = 3,
     from benchmarks.stats import percentile
 
     base = KnowledgeBase.load()
-    questions = [c.question for f in (TUNING_FILE, HELDOUT_FILE) for c in read_cases(f)]
-    questions += ["x" * 10_000, "hoe zeg ik mijn hosting op " * 400]
+    questions = benchmark_questions()
     rows: list[dict[str, Any]] = []
     for factor in factors:
         kb = scaled_kb(base, factor)
@@ -130,3 +123,7 @@ def latency(factors: list[int], questions_per_size: int, rounds: int = 3,
                      "first": first, "p50": statistics.median(p50s), "p50s": p50s,
                      "p99": statistics.median(p99s), "p99s": p99s})
     return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

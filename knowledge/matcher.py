@@ -7,14 +7,21 @@ Pipeline for one question:
 2. Small talk (greetings, thanks, yes/no, bye) is recognised before matching and never gets an
    article.
 3. :func:`detect_language` (stop-word counts) unless the caller passes the language.
-4. The question, with stop words removed, is scored against the precomputed question variants
-   (and titles) of *both* languages (customers mix); variants in the detected language get a
-   small bonus. Pass 1 runs in C over all variants (token_sort_ratio on pre-sorted words) and
-   keeps the best ``rerank``; pass 2 scores those with the full blend
+4. The question, with stop words removed, synonyms written one way (:data:`SYNONYMS`) and two
+   words the knowledge base writes as one joined ("terug draaien"), is scored against the
+   precomputed question variants (and titles) of *both* languages (customers mix); variants in
+   the detected language get a small bonus. Each word is resolved to the knowledge base's
+   words: exactly, as a typo (rapidfuzz), by a crude 5-letter stem, as a part of compounds
+   ("termijn" -> "opzegtermijn") or split into known parts. An inverted index (word ->
+   variants, shortest first, cut to ``champions``) gives the candidates: only variants sharing
+   a resolved word are scored, so the work per question does not grow with the variants.
+   Pass 1 runs in C over the candidates (token_sort_ratio on pre-sorted words) and keeps the
+   best ``rerank``; pass 2 scores those with the full blend
    (token_sort_ratio/token_set_ratio/WRatio). An article's fuzzy score mixes its best variant
    with the mean of its best three. A keyword component adds the IDF-weighted share of the
-   question's words the article uses (typos via rapidfuzz, a crude 5-letter stem otherwise;
-   words the knowledge base never uses count against every article).
+   question's words the article uses (words the knowledge base never uses count against every
+   article). A long message is matched as a whole and on its best sentences (those with the
+   most knowledge-base words); a sentence of a short message is read in the message's context.
 5. Bands: ``answer`` when the best score is high and clearly ahead of the best *different*
    article (or middling but far ahead, for a question that names an in-scope topic such as
    cancelling), ``suggest`` (2-3 ids, best first) when the score is middling or several
@@ -46,8 +53,10 @@ SmallTalk = Literal["greeting", "thanks", "yes", "no", "bye"]
 
 #: Only the first this many characters of a message (or of one of its sentences) are matched.
 MAX_INPUT_CHARS = 300
-#: A long message is matched on at most this many of its sentences.
+#: A long message is matched on at most this many of its sentences: of its first
+#: MAX_SENTENCES, the BEST_SENTENCES that use the most (and rarest) knowledge-base words.
 MAX_SENTENCES = 40
+BEST_SENTENCES = 4
 #: The language of a message is detected on its first this many characters.
 LANGUAGE_CHARS = 1000
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|[\r\n]+")
@@ -70,9 +79,10 @@ def normalise(text: str) -> str:
 
     Apostrophes inside words are dropped rather than split ("can't" -> "cant", "m'n" -> "mn").
     """
-    text = text.casefold().translate(_EXTRA_FOLD)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.casefold()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.translate(_EXTRA_FOLD))
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("'", "").replace("`", "")
     text = _EMAIL_WORD.sub("email", text)
     return _NON_WORD.sub(" ", text).strip()
@@ -330,10 +340,11 @@ def cancelled_service(query: str, lang: str = "nl") -> str | None:
     """Which one service a question cancels while keeping the other ("hosting" or "domain"),
     judged by the verb (keep or cancel) nearest to each service word; None when unclear.
 
-    ``query`` is normalised (stop words may be removed). On a tie the verb after the word wins
-    in Dutch ("domein houden"), the one before it in English ("keep the domain"). A verb after
-    "zonder"/"without"/"niet" and a service word right after "niet"/"not"/"behalve" count the
-    other way round ("zonder dat mijn domein verloopt", "niet het domein")."""
+    ``query`` is normalised (stop words may be removed), with clause breaks marked (see
+    :func:`clauses_of`); only a verb in the same clause counts. On a tie the verb after the
+    word wins in Dutch ("domein houden"), the one before it in English ("keep the domain"). A
+    verb after "zonder"/"without"/"niet" and a service word right after "niet"/"not"/"behalve"
+    count the other way round ("zonder dat mijn domein verloopt", "niet het domein")."""
     words = query.split()
     verbs: list[tuple[int, bool]] = []  # (position, is a keep verb)
     for i, w in enumerate(words):
@@ -349,7 +360,11 @@ def cancelled_service(query: str, lang: str = "nl") -> str | None:
                         if w.startswith(prefixes)), None)
         if service is None:
             continue
-        position, keep = min(verbs, key=lambda v: (abs(v[0] - i), (v[0] < i) == (lang == "nl")))
+        # The verb must be in the same clause: "cancel the hosting, the domain should stay".
+        same = [v for v in verbs if _CLAUSE_BREAK not in words[min(v[0], i):max(v[0], i)]]
+        if not same:
+            continue
+        position, keep = min(same, key=lambda v: (abs(v[0] - i), (v[0] < i) == (lang == "nl")))
         if abs(position - i) > _VERB_REACH:
             continue
         if any(x in _NOUN_NEGATIONS for x in words[max(0, i - 2):i]):
@@ -357,6 +372,17 @@ def cancelled_service(query: str, lang: str = "nl") -> str | None:
         other = "domain" if service == "hosting" else "hosting"
         votes.add(other if keep else service)
     return votes.pop() if len(votes) == 1 else None
+
+
+_CLAUSE_BREAK = "|"
+_CLAUSE_SPLIT = re.compile(r"[,;:.!?()]|\b(?:and|but|while|en|maar|terwijl)\b", re.IGNORECASE)
+
+
+def clauses_of(text: str, strip: Callable[[str], str] = lambda norm: norm) -> str:
+    """``text`` normalised (and ``strip``-ped) clause by clause, the clauses joined by "|"
+    (split at punctuation and at "and", "but", "en", "maar" ...)."""
+    parts = (strip(normalise(part)) for part in _CLAUSE_SPLIT.split(text))
+    return f" {_CLAUSE_BREAK} ".join(part for part in parts if part)
 
 
 def _names_both_services(words: Sequence[str]) -> bool:
@@ -389,10 +415,23 @@ STOP_WORDS = frozenset(
     """.split()
 )
 
+#: Words that mean the same in this domain, written one way (questions and variants alike).
+SYNONYMS = {
+    "rekening": "factuur", "rekeningen": "facturen", "nota": "factuur",
+    "bill": "invoice", "bills": "invoices", "billed": "invoiced",
+}
+
 #: Words sharing this many first letters count as the same word (keyword component only)...
 STEM_CHARS = 5
 #: ... at this similarity.
 STEM_SIMILARITY = 0.8
+#: A compound is split into parts of at least COMPOUND_PART letters; a part found alone has at
+#: least COMPOUND_MIN letters.
+COMPOUND_PART = 3
+COMPOUND_MIN = 4
+#: A stem's or a compound part's candidates for the fuzzy scorers are the variants of its this
+#: many most used words.
+RELATED_WORDS = 8
 
 Scorer = Callable[..., float]
 _SCORERS: dict[str, Scorer] = {
@@ -423,7 +462,7 @@ class MatcherConfig:
     agg_top3: float = 0.3
     #: Minimum rapidfuzz ratio for a query word to count as a (misspelt) vocabulary word.
     word_cutoff: float = 80.0
-    answer_min: float = 76.0
+    answer_min: float = 77.0
     answer_margin: float = 6.0
     suggest_min: float = 50.0
     suggest_window: float = 12.0
@@ -443,6 +482,13 @@ class MatcherConfig:
     topic_cap: bool = True
     #: How many variants (best by token_sort_ratio) get the full, slower scorer blend.
     rerank: int = 16
+    #: Variants scored per (resolved) question word at most: the inverted index keeps the
+    #: shortest this many variants of each word (see Matcher.__init__).
+    champions: int = 64
+    #: Write synonyms one way (SYNONYMS).
+    synonyms: bool = True
+    #: Join two words of the question the knowledge base writes as one word.
+    join_compounds: bool = True
     #: The stop-word-free query is cut to this many characters before fuzzy scoring (speed).
     max_query_chars: int = 80
     #: A message longer than this is also matched sentence by sentence (see Matcher.match;
@@ -480,8 +526,9 @@ def _strip_stop_words(norm: str) -> str:
     return " ".join(kept) if kept else norm
 
 
-#: A resolved query word: (IDF weight, {article index: similarity}).
-_Resolved = tuple[float, dict[int, float]]
+#: A resolved query word: (IDF weight, {article index: similarity}, the vocabulary words it
+#: stands for, whose variants are the fuzzy scorers' candidates).
+_Resolved = tuple[float, dict[int, float], tuple[str, ...]]
 _MISSING = object()
 #: Resolved query words kept per matcher (the cache is cleared when full).
 _RESOLVE_CACHE_SIZE = 20_000
@@ -519,21 +566,51 @@ class Matcher:
                     variants.langs.append(lang)
         self._variants = variants
         self._sorted_texts = [" ".join(sorted(t.split())) for t in variants.texts]
+        # Inverted index: which variants use each word, shortest first, cut to the
+        # `champions` best ("champion lists", Manning et al., Introduction to Information
+        # Retrieval 7.1.3). Only variants sharing a (resolved) word with the question are
+        # scored, at most `champions` per word, so the work per question does not grow with
+        # the number of variants. A shorter variant gives a shared word a larger share, and
+        # the shipped base has fewer variants per word than `champions` (exact there).
+        postings: dict[str, list[int]] = {}
+        for i, variant in enumerate(variants.texts):
+            for word in dict.fromkeys(variant.split()):
+                postings.setdefault(word, []).append(i)
+        texts = variants.texts
+        self._postings = {
+            w: sorted(ids, key=lambda i: (len(texts[i]), i))[: self.config.champions]
+            for w, ids in postings.items()
+        }
         # Keyword component: which articles use each word, weighted by rarity (IDF).
-        vocab: dict[str, set[int]] = {}
-        for variant, idx in zip(variants.texts, variants.article_idx, strict=True):
-            for word in variant.split():
-                vocab.setdefault(word, set()).add(idx)
+        vocab: dict[str, set[int]] = {
+            w: {variants.article_idx[i] for i in ids} for w, ids in postings.items()
+        }
         n_articles = max(1, len(self._ids))
         self._vocab_articles = vocab
         self._vocab_words = list(vocab)
         # Crude stemming for the keyword component: words sharing their first STEM_CHARS
         # letters ("betaald", "betalen", "betaling") point to the same articles.
         stems: dict[str, set[int]] = {}
+        self._stem_words: dict[str, list[str]] = {}
         for word, arts in vocab.items():
             if len(word) >= STEM_CHARS:
                 stems.setdefault(word[:STEM_CHARS], set()).update(arts)
+                self._stem_words.setdefault(word[:STEM_CHARS], []).append(word)
         self._stem_articles = stems
+        # Compounds: a vocabulary word made of a part and at least COMPOUND_PART more letters
+        # ("opzeg|termijn", "terug|draaien", "web|hosting") is found from the part.
+        self._compounds: dict[str, list[str]] = {}
+        for word in vocab:
+            if not word.isalpha():
+                continue
+            for k in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+                for part in (word[:k], word[k:]):
+                    if len(part) >= COMPOUND_MIN:
+                        self._compounds.setdefault(part, []).append(word)
+        # A stem or a part stands for its most used words (candidates for the fuzzy scorers).
+        for words in (*self._stem_words.values(), *self._compounds.values()):
+            words.sort(key=lambda w: -len(postings[w]))
+            del words[RELATED_WORDS:]
         self._stem_idf = {
             st: math.log((1 + n_articles) / len(a)) for st, a in stems.items()
         }
@@ -548,6 +625,10 @@ class Matcher:
             for idx, article in enumerate(kb.articles.values())
             if article.action == "cancellation" and article.service in ("hosting", "domain")
         }
+        # Warm at load: the first customer's question is as fast as the rest.
+        for article in kb.articles.values():
+            for text in article.texts.values():
+                self.match(text.title)
 
     @property
     def variant_count(self) -> int:
@@ -557,20 +638,31 @@ class Matcher:
         return self._query_of(normalise(text[:MAX_INPUT_CHARS]))
 
     def _query_of(self, norm: str) -> str:
-        return _strip_stop_words(norm) if self.config.remove_stop_words else norm
+        query = _strip_stop_words(norm) if self.config.remove_stop_words else norm
+        if self.config.synonyms:
+            query = " ".join(SYNONYMS.get(w, w) for w in query.split())
+        return query
 
     def article_scores(self, question: str, lang: str) -> list[tuple[str, float]]:
         """Articles with a score (0-100, best first). Articles sharing no word and no close
         variant with the question are left out."""
-        return self._analyse(self._prepare(question), lang)[0]
+        text = question[:MAX_INPUT_CHARS]
+        return self._analyse(self._prepare(text), lang, clauses_of(text, self._query_of))[0]
 
-    def _analyse(self, query: str, lang: str) -> tuple[list[tuple[str, float]], float]:
-        """The ranked articles and the coverage of the best one (see :meth:`_coverage`)."""
+    def _analyse(
+        self, query: str, lang: str, clauses: str
+    ) -> tuple[list[tuple[str, float]], float]:
+        """The ranked articles and the coverage of the best one (see :meth:`_coverage`);
+        ``clauses`` is the query clause by clause (:func:`clauses_of`)."""
         if not query:
             return [], 0.0
+        if self.config.join_compounds:
+            query = self._joined(query)
         words = list(dict.fromkeys(query.split()))[:40]
         resolved = [(w, self._resolve(w)) for w in words]
-        ranked = self._partial_filter(query, lang, self._scores_for(query, lang, resolved))
+        ranked = self._partial_filter(
+            query, lang, self._scores_for(query, lang, resolved), clauses
+        )
         if not ranked:
             return [], 0.0
         return [(self._ids[a], sc) for a, sc in ranked], self._coverage(resolved, ranked[0][0])
@@ -580,13 +672,15 @@ class Matcher:
     ) -> list[tuple[int, float]]:
         v = self._variants
         cfg = self.config
-        # Pass 1 (C, over all variants): token_sort_ratio == ratio of the sorted words, and the
-        # variants' words were sorted once in __init__. Keep the best `rerank` candidates.
+        # Pass 1 (C, over the variants sharing a word with the question): token_sort_ratio ==
+        # ratio of the sorted words, and the variants' words were sorted once in __init__.
+        # Keep the best `rerank` candidates.
         query = query[: cfg.max_query_chars].strip()
         sorted_query = " ".join(sorted(query.split()))
+        texts = self._sorted_texts
         candidates = process.extract(
-            sorted_query, self._sorted_texts, scorer=fuzz.ratio, processor=None,
-            limit=cfg.rerank,
+            sorted_query, {i: texts[i] for i in self._candidates(resolved)}, scorer=fuzz.ratio,
+            processor=None, limit=cfg.rerank,
         )
         # Pass 2 (only the candidates): the full blend of scorers.
         total = self._weight_total
@@ -613,19 +707,28 @@ class Matcher:
         scores.sort(key=lambda kv: (-kv[1], kv[0]))
         return scores
 
+    def _candidates(self, resolved: list[tuple[str, _Resolved | None]]) -> set[int]:
+        """The variants sharing a (related) word with the question, at most `champions` per
+        word (the inverted index's champion lists)."""
+        shared: set[int] = set()
+        for word, res in resolved:
+            for vocab_word in self._related_words(word, res):
+                shared.update(self._postings[vocab_word])
+        return shared
+
     def _partial_filter(
-        self, query: str, lang: str, ranked: list[tuple[int, float]]
+        self, query: str, lang: str, ranked: list[tuple[int, float]], clauses: str
     ) -> list[tuple[int, float]]:
         """Leave out the "cancel one service, keep the other" articles unless the question
-        contrasts the two, and the one of them that cancels the service the question keeps.
-        A question that names both services and clearly cancels one is that article's topic:
-        it goes first."""
+        (``clauses``: it, or the short message it is a sentence of) contrasts the two, and
+        the one of them that cancels the service the question keeps. A question that names
+        both services and clearly cancels one is that article's topic: it goes first."""
         if not self._partial:
             return ranked
-        words = query.split()
+        words = clauses.split()
         if not any(w in _PARTIAL_MARKERS for w in words):
             return [(a, s) for a, s in ranked if a not in self._partial]
-        cancelled = cancelled_service(query, lang)
+        cancelled = cancelled_service(clauses, lang)
         if cancelled is None:
             return ranked
         kept = [(a, s) for a, s in ranked if self._partial.get(a, cancelled) == cancelled]
@@ -645,7 +748,7 @@ class Matcher:
             return cached  # type: ignore[return-value]
         result: _Resolved | None = None
         if word in self._idf:
-            result = (self._idf[word], dict.fromkeys(self._vocab_articles[word], 1.0))
+            result = (self._idf[word], dict.fromkeys(self._vocab_articles[word], 1.0), (word,))
         elif len(word) >= 4:
             found = process.extractOne(
                 word, self._vocab_words, scorer=fuzz.ratio, processor=None,
@@ -656,6 +759,7 @@ class Matcher:
                 result = (
                     self._idf[best_word],
                     dict.fromkeys(self._vocab_articles[best_word], similarity),
+                    (best_word,),
                 )
             else:
                 stem = word[:STEM_CHARS] if len(word) >= STEM_CHARS else ""
@@ -663,11 +767,42 @@ class Matcher:
                     result = (
                         self._stem_idf[stem],
                         dict.fromkeys(self._stem_articles[stem], STEM_SIMILARITY),
+                        tuple(self._stem_words[stem]),
                     )
         if len(self._resolved) >= _RESOLVE_CACHE_SIZE:
             self._resolved.clear()
         self._resolved[word] = result
         return result
+
+    def _joined(self, query: str) -> str:
+        """Two words written apart that the knowledge base writes as one ("opzeg termijn",
+        "terug draaien", "klanten panel") are joined."""
+        words = query.split()
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            pair = words[i] + words[i + 1] if i + 1 < len(words) else ""
+            if pair in self._idf and not (words[i] in self._idf and words[i + 1] in self._idf):
+                out.append(pair)
+                i += 2
+            else:
+                out.append(words[i])
+                i += 1
+        return " ".join(out)
+
+    def _related_words(self, word: str, res: _Resolved | None) -> list[str]:
+        """The vocabulary words whose variants are candidates for ``word``: the word itself or
+        its typo or stem match, and the compounds that contain it ("termijn" ->
+        "opzegtermijn", "draaien" -> "terugdraaien"); for an unknown compound its known
+        parts ("domeinverhuizing" -> "domein", "verhuizing")."""
+        related = list(res[2]) if res is not None else []
+        related += self._compounds.get(word, ())
+        if word not in self._idf:
+            for k in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+                head, tail = word[:k], word[k:]
+                if head in self._idf and tail in self._idf:
+                    related += (head, tail)
+        return related
 
     def _keyword_scores(self, resolved: list[tuple[str, _Resolved | None]]) -> dict[int, float]:
         """0-100 per article: the IDF-weighted share of the query's words the article uses.
@@ -680,7 +815,7 @@ class Matcher:
             if res is None:
                 total += self._unknown_idf
                 continue
-            weight, arts = res
+            weight, arts, _ = res
             total += weight
             for a, similarity in arts.items():
                 got[a] = got.get(a, 0.0) + weight * similarity
@@ -704,34 +839,48 @@ class Matcher:
         """Match one customer message (any text).
 
         A message of several sentences longer than ``sentence_min_chars`` (by default: any) is
-        also matched sentence by sentence (at most MAX_SENTENCES of them, each cut to
-        MAX_INPUT_CHARS): the best of the whole message's start and its sentences wins, and a
-        winning sentence is kept in ``Match.understood`` so the bot can say what it
-        understood."""
+        also matched sentence by sentence (the BEST_SENTENCES of its first MAX_SENTENCES that
+        carry the most knowledge-base words, each cut to MAX_INPUT_CHARS): the best of the
+        whole message's start and those sentences wins, and a winning sentence is kept in
+        ``Match.understood`` so the bot can say what it understood."""
         text = question if isinstance(question, str) else ""
         if lang not in ("nl", "en"):
             lang = _language_of(normalise(text[:LANGUAGE_CHARS]))
-        best = self._match_one(text, lang)
+        context = clauses_of(text[:MAX_INPUT_CHARS], self._query_of)
+        best = self._match_one(text, lang, context)
         if len(text) <= self.config.sentence_min_chars or best.smalltalk is not None:
             return best
         sentences = split_sentences(text)
         if len(sentences) < 2:  # one sentence: that is the whole message
             return best
-        for sentence in sentences[:MAX_SENTENCES]:
-            found = self._match_one(sentence, lang)
+        if len(sentences) > BEST_SENTENCES:
+            sentences = sorted(sentences, key=self._evidence, reverse=True)[:BEST_SENTENCES]
+        # A sentence of a short message is read in the message's context ("... ergens anders
+        # hosten maar het domein houden. Wat moet ik opzeggen?" keeps the domain).
+        short = len(text) <= MAX_INPUT_CHARS
+        for sentence in sentences:
+            found = self._match_one(sentence, lang, context if short else None)
             if _rank(found) > _rank(best):
                 best = dataclasses.replace(found, understood=sentence[:MAX_INPUT_CHARS])
         return best
 
-    def _match_one(self, question: str, lang: str | None) -> Match:
-        """Match the first MAX_INPUT_CHARS characters of ``question``."""
+    def _evidence(self, sentence: str) -> float:
+        """How much a sentence says in the knowledge base's words (IDF of its known words)."""
+        idf = self._idf
+        return sum(idf.get(w, 0.0) for w in set(self._prepare(sentence).split()))
+
+    def _match_one(self, question: str, lang: str | None, context: str | None) -> Match:
+        """Match the first MAX_INPUT_CHARS characters of ``question``; ``context`` (the
+        message's clauses) decides which service is kept, by default ``question`` itself."""
         text = question[:MAX_INPUT_CHARS]
         norm = normalise(text)
         detected = lang if lang in ("nl", "en") else _language_of(norm)
         small = _smalltalk_of(norm)
         if small is not None:
             return Match(None, 0, "none", (), detected, small)
-        ranked, coverage = self._analyse(self._query_of(norm), detected)
+        ranked, coverage = self._analyse(
+            self._query_of(norm), detected, context or clauses_of(text, self._query_of)
+        )
         topic = _topic_of(norm)
         return self._band(ranked, coverage, topic, detected)
 
@@ -771,16 +920,22 @@ def _rank(match: Match) -> tuple[int, int]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of a message (split at . ! ? ; and line breaks), stripped, without
-    repeats and without ones that have no letters or digits."""
+    """The first MAX_SENTENCES sentences of a message (split at . ! ? ; and line breaks),
+    stripped, without repeats and without ones that have no letters or digits."""
     seen: set[str] = set()
     sentences: list[str] = []
+    raw: set[str] = set()
     for part in _SENTENCE_END.split(text):
         sentence = part.strip()
+        if sentence in raw:
+            continue
+        raw.add(sentence)
         key = normalise(sentence[:MAX_INPUT_CHARS])
         if key and key not in seen:
             seen.add(key)
             sentences.append(sentence)
+            if len(sentences) == MAX_SENTENCES:
+                break
     return sentences
 
 

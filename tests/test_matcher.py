@@ -23,10 +23,12 @@ from knowledge.matcher import (
     Match,
     Matcher,
     cancelled_service,
+    clauses_of,
     detect_language,
     detect_smalltalk,
     normalise,
     out_of_scope_topic,
+    split_sentences,
 )
 
 
@@ -207,13 +209,14 @@ def test_eval_set_size() -> None:
     assert sum(c.expected is None for c in tuning) >= 80
 
 
-@pytest.mark.parametrize(("path", "floor"), [(TUNING_FILE, 0.95), (HELDOUT_FILE, 0.94)],
-                         ids=["tuning", "heldout"])
+@pytest.mark.parametrize(("path", "floor"),
+                         [(TUNING_FILE, 0.97), (HELDOUT_FILE, 0.97), (BLIND_FILE, 0.97)],
+                         ids=["tuning", "heldout", "blind"])
 def test_evaluation_thresholds(matcher: Matcher, path, floor: float) -> None:  # type: ignore[no-untyped-def]
     report = evaluate_file(path, matcher)
-    # Held out: 94.6 % (53/56) since the two "cancel one service" articles and their four
-    # held-out questions came in (issue 12); the aim is 97 %. Falling behind the baseline is
-    # caught by test_matcher_is_not_behind_the_baseline.
+    # The aim of issue 12 on the sets never tuned on: at least 97 % in scope right (held out
+    # 98.2 %, blind 97.8 %, tuning 98.4 %). Falling behind the baseline is caught by
+    # test_matcher_is_not_behind_the_baseline.
     assert report.accuracy >= floor, report.format(summary_only=True)
     oos = report.out_of_scope
     answered = sum(o.match.band == "answer" for o in oos)
@@ -358,6 +361,62 @@ def test_no_contrast_gets_the_general_article(matcher: Matcher, question: str) -
 )
 def test_cancelled_service(query: str, lang: str, service: str | None) -> None:
     assert cancelled_service(query, lang) == service
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "service"),
+    [
+        # A verb governs the service words of its own clause only.
+        ("I only want to cancel the hosting, the domain should stay", "en", "hosting"),
+        ("end only the domain and keep the hosting running", "en", "domain"),
+        ("de hosting mag weg, het domein wil ik houden", "nl", "hosting"),
+    ],
+)
+def test_the_verb_of_the_same_clause_decides(text: str, lang: str, service: str) -> None:
+    assert cancelled_service(clauses_of(text), lang) == service
+
+
+@pytest.mark.parametrize(
+    ("question", "article"),
+    [
+        # Written apart, one word in the articles ("terugdraaien").
+        ("kan ik de opzegging terug draaien", "per-ongeluk-direct-opgezegd"),
+        ("waarom krijg ik nog een rekening na het opzeggen", "factuur-na-opzegging"),  # synonym
+        ("i got a bill after cancelling", "factuur-na-opzegging"),
+    ],
+)
+def test_compounds_and_synonyms(matcher: Matcher, question: str, article: str) -> None:
+    m = matcher.match(question)
+    assert m.article == article, m
+
+
+def test_a_sentence_is_read_in_its_short_message_context(matcher: Matcher) -> None:
+    m = matcher.match("Ik wil het domein bij jullie houden. Wat moet ik dan voor de hosting "
+                      "opzeggen?")
+    assert m.article == "alleen-hosting-opzeggen", m
+
+
+def test_the_work_for_a_long_message_is_bounded(matcher: Matcher) -> None:
+    # 60 different sentences, the question last: of the first 40 sentences the four with the
+    # most knowledge-base words are matched.
+    filler = " ".join(f"Vandaag is dag nummer {n} van mijn vakantie." for n in range(60))
+    m = matcher.match("Ik heb per ongeluk direct opgezegd! " + filler)
+    assert m.article == "per-ongeluk-direct-opgezegd", m
+    assert len(split_sentences(filler + filler)) == 40
+
+
+def test_scored_variants_do_not_grow_with_the_knowledge_base() -> None:
+    """The inverted index gives the fuzzy scorers at most `champions` variants per word."""
+    from benchmarks.bench_matcher import scaled_kb
+
+    small = Matcher(KnowledgeBase.load())
+    big = Matcher(scaled_kb(KnowledgeBase.load(), 20))
+    assert big.variant_count > 15 * small.variant_count
+    for q in ("hoe zeg ik mijn hosting op", "wat is de opzegtermijn", "factuur na opzeggen"):
+        assert big.match(q).article == small.match(q).article
+        query = big._prepare(q)
+        scored = big._candidates([(w, big._resolve(w)) for w in query.split()])
+        assert len(scored) <= 1000 < big.variant_count / 10
 
 
 FILLER = ("Ik ben al jaren klant bij jullie en eigenlijk altijd tevreden geweest over de "
