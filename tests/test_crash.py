@@ -526,6 +526,29 @@ async def test_kill_9_at_random_moments_loses_nothing(tg: FakeTelegram, tmp_path
     assert bots.rows("SELECT * FROM outbox WHERE state != 'sent'") == []
 
 
+async def test_a_kill_while_the_customer_s_answer_is_acknowledged_loses_no_acknowledgement(
+    tg: FakeTelegram, tmp_path: Path,
+) -> None:
+    """The customer's answer to a colleague is in the ticket and on its way to the topic; the
+    bot is killed while it tells the customer so. After the restart they are told, once."""
+    async with Bots(tg, tmp_path) as bots:
+        await bots.start()
+        scene = Scene(Person(tg, tg.add_user(6101, "Anna", language_code="nl")), colleague(tg))
+        await walk_with_kills(bots, scene, None, "staff_reply", until=("reply", CUSTOMER_ANSWER))
+        gate = tg.hold_next("sendMessage", chat_id=scene.customer.id)  # it hangs
+        sends = len(tg.calls_to("sendMessage"))
+        scene.act(("reply", CUSTOMER_ANSWER))
+        await tg.wait_for_call("sendMessage", sends + 1, timeout=20)
+        await bots.kill()
+        tg.fail_next("sendMessage", status=500, description="Internal Server Error")
+        gate.set()  # and never reached the customer
+        assert await tg.wait_idle(quiet=0.05)
+        await bots.start()
+        await walk_with_kills(bots, scene, None, "staff_reply")
+        await bots.stop()
+    check_staff_reply(bots, scene)
+
+
 async def test_request_filed_while_telegram_is_down_survives_kill_and_arrives_once(
     tg: FakeTelegram, tmp_path: Path,
 ) -> None:
