@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import STAFF_CHAT_ID, TODAY, TOKEN
+from tests.conftest import NOW, STAFF_CHAT_ID, TODAY, TOKEN
 from tests.fakeapi import FakeTelegram, ShownMessage, iter_buttons
 
 KILLS = int(os.environ.get("BALIE_CRASH_KILLS", "120"))
@@ -86,8 +86,8 @@ class Bots:
     async def start(self, *, wait_for_polling: bool = True) -> None:
         assert self._factory is not None and self._factory.stdin and self._factory.stdout
         polls = len(self.tg.calls_to("getUpdates"))
-        self._factory.stdin.write(f"spawn {self.config} {TODAY.isoformat()} {self.log}\n"
-                                  .encode())
+        self._factory.stdin.write(
+            f"spawn {self.config} {TODAY.isoformat()} {NOW.isoformat()} {self.log}\n".encode())
         await self._factory.stdin.drain()
         self.pid = int((await self._factory.stdout.readline()).decode())
         if wait_for_polling:
