@@ -419,6 +419,10 @@ def check_staff_reply(bots: Bots, scene: Scene) -> Counter[str]:
                        "ORDER BY id", number)
     assert [tuple(row) for row in thread] == [("colleague", STAFF_REPLY),
                                              ("customer", CUSTOMER_ANSWER)]
+    relays = bots.rows("SELECT outbox.chat_id, outbox.state FROM ticket_messages JOIN outbox "
+                       "ON outbox.thread_message_id = ticket_messages.id "
+                       "WHERE ticket_messages.ticket_id = ? ORDER BY outbox.id", number)
+    assert [tuple(row) for row in relays] == [(customer.id, "sent"), (STAFF_CHAT_ID, "sent")]
 
     repeats: Counter[str] = Counter()
 
