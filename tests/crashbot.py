@@ -3,9 +3,10 @@
 Importing aiogram and Balie takes seconds on these machines; this process does it once and then
 forks a fresh bot process per request, so a test can kill -9 a real bot at hundreds of moments
 cheaply. Each child is `balie run` in all but its first line: it builds the app from the config
-file, pins today (tests never read the real clock) and long-polls until killed or stopped.
+file, pins today and now (tests never read the real clock) and long-polls until killed or
+stopped.
 
-Protocol on stdin/stdout, one line each: `spawn CONFIG TODAY LOG` → the child's pid.
+Protocol on stdin/stdout, one line each: `spawn CONFIG TODAY NOW LOG` → the child's pid.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import asyncio
 import os
 import signal
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 
-def _child(config_path: str, today: str, log_path: str) -> None:
+def _child(config_path: str, today: str, now: str, log_path: str) -> None:
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 2)
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -30,11 +31,12 @@ def _child(config_path: str, today: str, log_path: str) -> None:
     from bot.config import load_config
 
     logs.setup("INFO")
-    pinned = date.fromisoformat(today)
+    pinned, moment = date.fromisoformat(today), datetime.fromisoformat(now)
 
     async def serve() -> None:
         app = await build_app(load_config(Path(config_path)))
         app.services.today = lambda: pinned  # type: ignore[method-assign]
+        app.services.now = lambda: moment  # type: ignore[method-assign]
         await run_polling(app)
 
     asyncio.run(serve())
@@ -57,7 +59,7 @@ def main() -> None:
             if pid == 0:
                 code = 0
                 try:
-                    _child(*words[1:4])
+                    _child(*words[1:5])
                 except BaseException:
                     import traceback
 

@@ -109,10 +109,13 @@ class TicketService:
     async def customer_wrote(
         self, ticket_id: int, customer_id: int, text: str, *, author_name: str = "",
         source: tuple[int, int] | None = None, media: str | None = None,
+        confirm: Confirmation | None = None,
     ) -> tuple[Ticket, Message | None]:
         """A customer's message on their ticket. A closed ticket is reopened within
         `reopen_days`, else a follow-up that links it is opened and gets the message.
-        Returns the ticket the message landed on, and the message (None: seen before)."""
+        `confirm` (given the ticket it landed on): what the customer is told, written with the
+        message, so a crash cannot keep the one and lose the other. Returns the ticket the
+        message landed on, and the message (None: seen before)."""
         async with self.database.transaction():
             ticket = await self.store.get_for_customer(ticket_id, customer_id)
             if ticket is None:
@@ -139,7 +142,8 @@ class TicketService:
                 actor="customer", media=media)
             if message is not None:
                 await self._tell(ticket, Change("message", "customer",
-                                                {"author": "customer"}, message))
+                                                {"author": "customer"}, message),
+                                 confirm(ticket) if confirm else ())
         return ticket, message
 
     async def rated(self, ticket_id: int, customer_id: int, rating: int) -> Ticket:
@@ -155,10 +159,11 @@ class TicketService:
 
     async def rating_explained(
         self, ticket_id: int, customer_id: int, text: str, *, author_name: str = "",
-        source: tuple[int, int] | None = None,
+        source: tuple[int, int] | None = None, confirm: Confirmation | None = None,
     ) -> Message | None:
         """What went wrong, after a low rating: kept in the thread (not reopening the ticket)
-        and in the audit trail with the rating. None: this message was seen before."""
+        and in the audit trail with the rating, with `confirm`'s thanks. None: this message
+        was seen before."""
         async with self.database.transaction():
             ticket = await self.store.get_for_customer(ticket_id, customer_id)
             if ticket is None:
@@ -169,7 +174,8 @@ class TicketService:
             if message is not None:
                 detail = {"rating": ticket.rating, "message": message.id, "comment": text[:500]}
                 await self.store.record(ticket_id, "customer", "rating_comment", detail)
-                await self._tell(ticket, Change("rated", "customer", detail, message))
+                await self._tell(ticket, Change("rated", "customer", detail, message),
+                                 confirm(ticket) if confirm else ())
         return message
 
     # --- the colleagues' side -----------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from bot.media import RELAYED, media_of
 from bot.menu import MenuCb, MenuEntry
 from bot.services import Services
 from bot.texts import Texts
+from storage.outbox import Notice
 from tickets.models import Author, Status, Ticket
 from tickets.models import Message as TicketMessage
 from tickets.service import ConcurrentChange, TicketNotFound
@@ -181,14 +183,22 @@ async def show_ticket(conv: Conversation, ticket: Ticket, page: int, *,
         reopen_days=conv.services.config.rules.reopen_days), keyboard(rows), edit=edit)
 
 
-async def _tell_forwarded(conv: Conversation, before: Ticket, ticket: Ticket, *,
-                          edit: Message | None = None) -> None:
-    """Where the message landed: the ticket, reopened, or a follow-up that links it."""
-    text = conv.t("tickets/forwarded", ticket=ticket,
-                  follow_up=before.id if ticket.id != before.id else None,
-                  reopened=ticket.id == before.id and before.status == Status.CLOSED)
-    buttons = keyboard([[(conv.t.label("my_tickets.back"), MyTicketsCb(action="list").pack())]])
-    await conv.show(text, buttons, edit=edit)
+def forwarded(conv: Conversation, before: Ticket, *, buttons: Sequence[Sequence[Button]] = (),
+              edit: Message | None = None) -> Callable[[Ticket], list[Notice]]:
+    """Where the customer's message landed (the ticket, reopened, or a follow-up that links
+    it), for `customer_wrote(confirm=…)`: told through the outbox, written with the message."""
+
+    def notices(ticket: Ticket) -> list[Notice]:
+        text = conv.t("tickets/forwarded", ticket=ticket,
+                      follow_up=before.id if ticket.id != before.id else None,
+                      reopened=ticket.id == before.id and before.status == Status.CLOSED)
+        return conv.notices(text, buttons, edit=edit.message_id if edit else None)
+
+    return notices
+
+
+def _back(conv: Conversation) -> list[list[Button]]:
+    return [[(conv.t.label("my_tickets.back"), MyTicketsCb(action="list").pack())]]
 
 
 # --- "which ticket is this about?" ------------------------------------------------------------
@@ -248,12 +258,10 @@ def router() -> Router:
         if before is None:
             await show_list(conv, 0, edit=None)
             return
-        ticket, added = await conv.services.ticket_service.customer_wrote(
+        await conv.services.ticket_service.customer_wrote(
             before.id, conv.user.id, message.text or message.caption or "",
             author_name=conv.customer().name, source=(message.chat.id, message.message_id),
-            media=media_of(message))
-        if added is not None:
-            await _tell_forwarded(conv, before, ticket)
+            media=media_of(message), confirm=forwarded(conv, before, buttons=_back(conv)))
 
     @mine.message(StateFilter(MyTicketsStates.explaining), F.text, _not_command)
     async def on_explained(message: Message, conv: Conversation) -> None:
@@ -262,10 +270,10 @@ def router() -> Router:
         try:
             await conv.services.ticket_service.rating_explained(
                 int(data.get("ticket", 0)), conv.user.id, message.text or "",
-                author_name=conv.customer().name, source=(message.chat.id, message.message_id))
+                author_name=conv.customer().name, source=(message.chat.id, message.message_id),
+                confirm=lambda ticket: conv.notices(conv.t("my_tickets/explained")))
         except TicketNotFound:
             return
-        await conv.say(conv.t("my_tickets/explained"))
 
     @mine.message(StateFilter(MyTicketsStates.which), F.text, _not_command)
     async def on_more_text(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
@@ -388,11 +396,10 @@ async def _about(conv: Conversation, query: CallbackQuery, data: MyTicketsCb,
         return False
     await conv.state.clear()
     await query.answer()
-    landed, added = await conv.services.ticket_service.customer_wrote(
+    await conv.services.ticket_service.customer_wrote(
         ticket.id, conv.user.id, str(asked.get("text", "")), author_name=conv.customer().name,
-        source=(conv.chat_id, int(asked.get("source", 0))))
-    if added is not None:
-        await _tell_forwarded(conv, ticket, landed, edit=edit)
+        source=(conv.chat_id, int(asked.get("source", 0))),
+        confirm=forwarded(conv, ticket, buttons=_back(conv), edit=edit))
     return True
 
 

@@ -16,9 +16,9 @@ from aiogram.types import Message
 
 from bot.conversation import Conversation
 from bot.dialog import Dialog
+from bot.dialogs.my_tickets import forwarded
 from bot.media import RELAYED, media_of
 from bot.services import Services
-from tickets.models import Status
 
 
 async def replied_ticket(message: Message, services: Services) -> dict[str, Any] | bool:
@@ -39,17 +39,10 @@ def router() -> Router:
 
     @replies.message(F.reply_to_message, F.content_type.in_(RELAYED), replied_ticket)
     async def on_reply(message: Message, conv: Conversation, replied_ticket: Any) -> None:
-        before = replied_ticket
-        ticket, added = await conv.services.ticket_service.customer_wrote(
-            before.id, conv.user.id, message.text or message.caption or "",
+        await conv.services.ticket_service.customer_wrote(
+            replied_ticket.id, conv.user.id, message.text or message.caption or "",
             author_name=conv.customer().name, source=(message.chat.id, message.message_id),
-            media=media_of(message))
-        if added is None:
-            return  # seen before (a redelivered update)
-        await conv.say(conv.t(
-            "tickets/forwarded", ticket=ticket,
-            follow_up=before.id if ticket.id != before.id else None,
-            reopened=ticket.id == before.id and before.status == Status.CLOSED))
+            media=media_of(message), confirm=forwarded(conv, replied_ticket))
 
     return replies
 
