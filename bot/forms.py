@@ -118,6 +118,7 @@ class Option:
     action: Callable[[FormRun], Awaitable[None]] | None = None
     when: Callable[[Values], bool] | None = None  # offered only when this holds
     context: Mapping[str, Any] = field(default_factory=dict)  # variables for the label
+    typed: bool = True  # may be chosen by typing its label; False: only by pressing it
 
     def __post_init__(self) -> None:
         # The value travels in callback data: short, and without aiogram's separator.
@@ -721,10 +722,39 @@ async def _typed(run: FormRun, registry: FormRegistry, message_id: int, text: st
             return
         await _accept(run, step, text, edit=None)
         return
+    if step is not None and await _typed_button(run, step, registry, text):
+        return
     answer = registry.answer
     if answer is None or not await answer(conv, text, in_dialog=True):
         await conv.say(conv.t("form/use_buttons"))
     await _show(run, edit=None)
+
+
+async def _typed_button(run: FormRun, step: Step, registry: FormRegistry, text: str) -> bool:
+    """A typed answer that names one of the step's buttons ("de hosting", "per direct") is
+    that button pressed: the same path as a press, so what a choice leads to (a second
+    confirmation, a side trip) is never skipped. Matched against the labels as shown; only
+    the answers and Next/Skip (Back and Stop are typed commands), never an option that must
+    be pressed (`Option.typed`). False when it names none, or more than one."""
+    press_only = {option.value for option in step.options_for(run) if not option.typed}
+    buttons: list[tuple[str, FormCb]] = []
+    for row in step_buttons(run, step):
+        for label, data in row:
+            callback = FormCb.unpack(data) if data else None
+            if callback is not None and (callback.action == "next" or (
+                    callback.action == "pick" and callback.value not in press_only)):
+                buttons.append((label, callback))
+    chosen = run.conv.t.pick(text, [label for label, _ in buttons])
+    if chosen is None:
+        return False
+    await _press(run, buttons[chosen][1], registry, None)
+    return True
+
+
+async def go_back(run: FormRun, registry: FormRegistry, *, edit: Message | None = None) -> None:
+    """Back, as the Back button does it (a step with no step before it is shown again)."""
+    await _press(run, FormCb(form=run.form.code, step=run.step_code, action="back"),
+                 registry, edit)
 
 
 async def _press(
