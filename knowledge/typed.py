@@ -29,7 +29,7 @@ PICK_LIMIT = 120  # characters: a longer message is a question, not a typed butt
 MIN_FUZZY = 4  # a word this long or longer may have a typo or be the start of a compound
 WORD_RATIO = 80  # rapidfuzz ratio for two words to be the same word with a typo
 WHOLE_RATIO = 88  # one typed word against the whole label, spaces left out
-SHORT_WORD = 3  # a label's words shorter than this need not be typed
+SHORT_WORD = 3  # a label's words shorter than this need not be typed (numbers must)
 
 
 def words(text: str) -> list[str]:
@@ -105,7 +105,8 @@ def _untyped(typed: Sequence[str], label: Sequence[str]) -> int | None:
         return None
     # Short words of a label ("of", "en") need not be typed, but a short word typed must be
     # in the label: "hosting of domein" names no button.
-    significant = [wanted for wanted in label if len(wanted) >= SHORT_WORD] or list(label)
+    significant = [wanted for wanted in label
+                   if len(wanted) >= SHORT_WORD or wanted.isdigit()] or list(label)
     untyped = sum(1 for wanted in significant
                   if not any(_same_word(word, wanted) for word in typed))
     return untyped if untyped <= len(significant) - untyped else None
