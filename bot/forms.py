@@ -17,6 +17,10 @@ Texts are looked up along a chain, most particular first, so a step that several
 every answered step with buttons, the label of the chosen option, as the button said it).
 `form/progress` is the "Stap 2 van 6" line. Button labels: `nav.*` and whatever options name.
 
+A typed answer at a step with buttons that names one of them (`knowledge.typed.pick`, against the
+labels as shown) is that button pressed, through the same path; an `Option(typed=False)` must be
+pressed. Command words typed as text ("stop", "terug") are the start router's.
+
 Callback data carries short codes (a form's and a step's `code`, derived from the name unless
 declared) and the start of the run id, so every button fits Telegram's 64 bytes; `FormRegistry.add`
 rejects duplicate codes and a form any of whose buttons could be longer.
