@@ -21,6 +21,7 @@ from knowledge.typed import COMMANDS, TypedWords, command_of, pick
 from tests.client import TelegramUser
 from tests.conftest import Balie, BalieConsole
 from tests.test_cancellation import walk_panel
+from tests.test_my_tickets import file
 from tests.test_payment import REASON_NL
 from tickets.feedback import FeedbackStore
 
@@ -170,6 +171,24 @@ async def test_stop_in_a_reason_sentence_is_the_reason(anna: TelegramUser, pinne
     assert "e-mailadres" in anna.last_text()
     _, data = await state_of(pinned, anna)
     assert data["values"]["reason_text"] == "Ik stop met mijn webshop"
+
+
+async def test_stop_at_a_ticket_reply_prompt_sends_nothing(
+    anna: TelegramUser, pinned: Balie
+) -> None:
+    ticket = await file(pinned, "Mail werkt niet")
+    await pinned.services.ticket_service.claim(ticket.id, "Kees")
+    await pinned.settled()
+    await anna.send("menu")  # a colleague is on a ticket: still the menu, not "which ticket?"
+    assert "Waarmee kan ik je helpen? Kies hieronder" in anna.last_text()
+    await anna.send("/tickets")
+    await anna.press(f"#{ticket.id} Mail werkt niet")
+    await anna.press("✏️ Reageren")
+    assert f"Typ je bericht voor ticket #{ticket.id}" in anna.last_text()
+    await anna.send("stop")
+    assert STOPPED in anna.last_text()
+    assert await pinned.services.tickets.count_customer_thread(ticket.id) == 0
+    assert await state_of(pinned, anna) == (None, {})
 
 
 # --- buttons typed -------------------------------------------------------------------------------

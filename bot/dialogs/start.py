@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Conversation, keyboard, message_of, on_its_message
 from bot.dialog import Dialog, Dialogs
-from bot.forms import FormRegistry, FormStates, go_back, load_run, show_current
+from bot.forms import FormRegistry, go_back, load_run, show_current
 from bot.menu import MenuCb, MenuEntry
 from bot.staff.callbacks import StaffCb
 from bot.staff.commands import refuse_in_private
@@ -76,15 +76,12 @@ async def stop(conv: Conversation, dialogs: Dialogs) -> None:
                     intro="start/stopped" if was_busy else "start/nothing_to_stop")
 
 
-async def typed_command(
-    message: Message, conv: Conversation, raw_state: str | None = None
-) -> dict[str, str] | bool:
+async def typed_command(message: Message, conv: Conversation) -> dict[str, str] | bool:
     """Filter: the whole message is a word that names a command ("help", "Stop!", "terug";
-    `bot/templates/<lang>/typed.toml`), typed outside any dialog or inside a form. Elsewhere
-    (a reply to a ticket, the question for a colleague) what is typed is the message itself."""
+    `bot/templates/<lang>/typed.toml`), in a dialog or not. Not a reply to a ticket's message
+    (that goes to the ticket), nor in a live chat (its router comes first: the colleague
+    reads it)."""
     if message.text is None or message.reply_to_message is not None:
-        return False
-    if raw_state not in (None, FormStates.active.state):
         return False
     command = conv.t.command_of(message.text)
     return False if command is None else {"typed_command": command}
