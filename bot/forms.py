@@ -720,6 +720,10 @@ async def _typed(run: FormRun, registry: FormRegistry, message_id: int, text: st
         run.typed[str(message_id)] = step.name
         while len(run.typed) > TYPED_KEPT:  # a flood does not grow the state without bound
             del run.typed[next(iter(run.typed))]
+        if step.optional and conv.t.command_of(text) == "skip":  # "overslaan": Skip
+            await _press(run, FormCb(form=run.form.code, step=step.code, action="next"),
+                         registry, None)
+            return
         if len(text) > step.max_length:
             too_long = InvalidInput("too_long", limit=step.max_length)
             await _show(run, edit=None, error=_invalid_text(run, step, too_long))

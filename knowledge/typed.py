@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-COMMANDS = ("help", "menu", "start", "stop", "back")
+COMMANDS = ("help", "menu", "start", "stop", "back", "skip")
 COMMAND_LIMIT = 40  # characters: anything longer is a sentence, not a command word
 PICK_LIMIT = 120  # characters: a longer message is a question, not a typed button
 MIN_FUZZY = 4  # a word this long or longer may have a typo or be the start of a compound

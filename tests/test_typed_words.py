@@ -173,6 +173,34 @@ async def test_stop_in_a_reason_sentence_is_the_reason(anna: TelegramUser, pinne
     assert data["values"]["reason_text"] == "Ik stop met mijn webshop"
 
 
+async def test_overslaan_typed_at_an_optional_step_skips_it(
+    anna: TelegramUser, pinned: Balie
+) -> None:
+    """Typed "overslaan" is the Skip button, not an explanation "Overslaan" on the ticket."""
+    await to_cancellation_type(anna)
+    await anna.press("Einde van de termijn")
+    await anna.press("Prijs")
+    await anna.send("Overslaan")
+    assert "e-mailadres" in anna.last_text()
+    await anna.send("sla over")
+    assert "Overzicht van je opzegging" in anna.last_text()
+    await anna.press("Dien opzegverzoek in")
+    [ticket] = await pinned.services.tickets.list()
+    assert (ticket.fields["reason"], ticket.fields["reason_text"], ticket.fields["email"]) == (
+        "price", None, None)
+
+
+async def test_skip_outside_an_optional_step_is_plain_text(
+    anna: TelegramUser, pinned: Balie
+) -> None:
+    await anna.send("/start opzeggen")
+    await anna.press("Domeinnaam")
+    await anna.send("overslaan")  # the domain cannot be skipped: it is checked as a domain
+    assert "Om welke domeinnaam gaat het?" in anna.last_text()
+    assert "service" in (await state_of(pinned, anna))[1]["values"]
+    assert "domain" not in (await state_of(pinned, anna))[1]["values"]
+
+
 async def test_stop_at_a_ticket_reply_prompt_sends_nothing(
     anna: TelegramUser, pinned: Balie
 ) -> None:
@@ -331,7 +359,8 @@ def test_both_languages_name_every_command_and_no_word_names_two() -> None:
 @pytest.mark.parametrize(("typed", "command"), [
     ("help", "help"), ("Help?", "help"), ("hulp!", "help"), ("STOP", "stop"),
     ("stoppen", "stop"), ("terug", "back"), ("back", "back"), ("opnieuw", "start"),
-    ("menu 🙂", "menu"), ("/stop", None), ("ik wil stoppen met mijn hosting", None),
+    ("menu 🙂", "menu"), ("Overslaan", "skip"), ("/stop", None),
+    ("ik wil stoppen met mijn hosting", None),
     ("stop mijn domein", None), ("help" * 20, None), ("", None), ("?!", None),
 ])
 def test_command_of(typed: str, command: str | None) -> None:

@@ -84,7 +84,9 @@ async def typed_command(message: Message, conv: Conversation) -> dict[str, str] 
     if message.text is None or message.reply_to_message is not None:
         return False
     command = conv.t.command_of(message.text)
-    return False if command is None else {"typed_command": command}
+    if command is None or command == "skip":  # Skip is the form's, at a step it may skip
+        return False
+    return {"typed_command": command}
 
 
 def router() -> Router:
