@@ -19,7 +19,8 @@ every answered step with buttons, the label of the chosen option, as the button 
 
 A typed answer at a step with buttons that names one of them (`knowledge.typed.pick`, against the
 labels as shown) is that button pressed, through the same path; an `Option(typed=False)` must be
-pressed. Command words typed as text ("stop", "terug") are the start router's.
+pressed; "overslaan" typed at an optional text step is its Skip. The other command words typed
+as text ("stop", "terug") are the start router's.
 
 Callback data carries short codes (a form's and a step's `code`, derived from the name unless
 declared) and the start of the run id, so every button fits Telegram's 64 bytes; `FormRegistry.add`
