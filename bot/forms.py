@@ -17,6 +17,11 @@ Texts are looked up along a chain, most particular first, so a step that several
 every answered step with buttons, the label of the chosen option, as the button said it).
 `form/progress` is the "Stap 2 van 6" line. Button labels: `nav.*` and whatever options name.
 
+A typed answer at a step with buttons that names one of them (`knowledge.typed.pick`, against the
+labels as shown) is that button pressed, through the same path; an `Option(typed=False)` must be
+pressed; "overslaan" typed at an optional text step is its Skip. The other command words typed
+as text ("stop", "terug") are the start router's.
+
 Callback data carries short codes (a form's and a step's `code`, derived from the name unless
 declared) and the start of the run id, so every button fits Telegram's 64 bytes; `FormRegistry.add`
 rejects duplicate codes and a form any of whose buttons could be longer.
@@ -118,6 +123,7 @@ class Option:
     action: Callable[[FormRun], Awaitable[None]] | None = None
     when: Callable[[Values], bool] | None = None  # offered only when this holds
     context: Mapping[str, Any] = field(default_factory=dict)  # variables for the label
+    typed: bool = True  # may be chosen by typing its label; False: only by pressing it
 
     def __post_init__(self) -> None:
         # The value travels in callback data: short, and without aiogram's separator.
@@ -715,16 +721,49 @@ async def _typed(run: FormRun, registry: FormRegistry, message_id: int, text: st
         run.typed[str(message_id)] = step.name
         while len(run.typed) > TYPED_KEPT:  # a flood does not grow the state without bound
             del run.typed[next(iter(run.typed))]
+        if step.optional and conv.t.command_of(text) == "skip":  # "overslaan": Skip
+            await _press(run, FormCb(form=run.form.code, step=step.code, action="next"),
+                         registry, None)
+            return
         if len(text) > step.max_length:
             too_long = InvalidInput("too_long", limit=step.max_length)
             await _show(run, edit=None, error=_invalid_text(run, step, too_long))
             return
         await _accept(run, step, text, edit=None)
         return
+    if step is not None and await _typed_button(run, step, registry, text):
+        return
     answer = registry.answer
     if answer is None or not await answer(conv, text, in_dialog=True):
         await conv.say(conv.t("form/use_buttons"))
     await _show(run, edit=None)
+
+
+async def _typed_button(run: FormRun, step: Step, registry: FormRegistry, text: str) -> bool:
+    """A typed answer that names one of the step's buttons ("de hosting", "per direct") is
+    that button pressed: the same path as a press, so what a choice leads to (a second
+    confirmation, a side trip) is never skipped. Matched against the labels as shown; only
+    the answers and Next/Skip (Back and Stop are typed commands), never an option that must
+    be pressed (`Option.typed`). False when it names none, or more than one."""
+    press_only = {option.value for option in step.options_for(run) if not option.typed}
+    buttons: list[tuple[str, FormCb]] = []
+    for row in step_buttons(run, step):
+        for label, data in row:
+            callback = FormCb.unpack(data) if data else None
+            if callback is not None and (callback.action == "next" or (
+                    callback.action == "pick" and callback.value not in press_only)):
+                buttons.append((label, callback))
+    chosen = run.conv.t.pick(text, [label for label, _ in buttons])
+    if chosen is None:
+        return False
+    await _press(run, buttons[chosen][1], registry, None)
+    return True
+
+
+async def go_back(run: FormRun, registry: FormRegistry, *, edit: Message | None = None) -> None:
+    """Back, as the Back button does it (a step with no step before it is shown again)."""
+    await _press(run, FormCb(form=run.form.code, step=run.step_code, action="back"),
+                 registry, edit)
 
 
 async def _press(

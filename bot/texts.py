@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -28,6 +28,7 @@ from jinja2.runtime import Context
 
 from knowledge.answers import format_amount
 from knowledge.dates import format_date
+from knowledge.typed import TypedWords, command_of, pick
 
 LANGUAGES = ("nl", "en")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -95,6 +96,9 @@ class Texts:
                                    else text.strip())
             self._labels[lang] = labels
             self._envs[lang].globals["labels"] = functools.partial(self.labels, lang)
+        # What customers type instead of a command or button (`knowledge.typed`).
+        self.typed = {lang: TypedWords.from_data(tomllib.loads(
+            (folder / lang / "typed.toml").read_text(encoding="utf-8"))) for lang in LANGUAGES}
         self._strings: dict[tuple[str, str], Template] = {}
         self._templates: dict[tuple[str, str], Template] = {}
         self._names = {
@@ -174,6 +178,14 @@ class Translator:
 
     def string(self, source: str, **context: Any) -> str:
         return self.texts.render_string(self.lang, source, **context)
+
+    def command_of(self, text: str) -> str | None:
+        """The command a whole typed message names ("help", "Stop!"), in either language."""
+        return command_of(text, self.texts.typed.values())
+
+    def pick(self, text: str, labels: Sequence[str]) -> int | None:
+        """Which of the buttons `labels` (as shown, in this language) a typed answer names."""
+        return pick(text, labels, self.texts.typed[self.lang].fillers)
 
 
 

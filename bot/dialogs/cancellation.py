@@ -170,7 +170,8 @@ STEPS: tuple[Step, ...] = (
          options=_choices("cancellation_type", ("end_of_term", "immediate")),
          resets=("confirm_immediate",)),
     Step("confirm_immediate", "choice",
-         options=(Option("confirmed", "cancellation.confirm_immediate.confirmed"),
+         # Deleting everything is confirmed by pressing, never by something typed.
+         options=(Option("confirmed", "cancellation.confirm_immediate.confirmed", typed=False),
                   Option("end_of_term", "cancellation.confirm_immediate.end_of_term",
                          sets={"cancellation_type": "end_of_term"})),
          when=lambda values: values.get("cancellation_type") == "immediate"),

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.conversation import Conversation, keyboard, message_of, on_its_message
 from bot.dialog import Dialog, Dialogs
-from bot.forms import FormRegistry, load_run, show_current
+from bot.forms import FormRegistry, go_back, load_run, show_current
 from bot.menu import MenuCb, MenuEntry
 from bot.staff.callbacks import StaffCb
 from bot.staff.commands import refuse_in_private
@@ -47,6 +47,48 @@ async def resume(
     return True
 
 
+async def start_over(conv: Conversation, dialogs: Dialogs, payload: str = "") -> None:
+    """/start: whatever was going on is left; a deep link opens its dialog, else the menu."""
+    await dialogs.leave(conv)
+    entry = dialogs.deep_link(payload)
+    if entry is not None:
+        await entry.start(conv, None)
+        return
+    await show_menu(conv, dialogs.menu, intro="start/welcome")
+
+
+async def to_menu(conv: Conversation, dialogs: Dialogs) -> None:
+    """/menu."""
+    await dialogs.leave(conv)
+    await show_menu(conv, dialogs.menu)
+
+
+async def explain(conv: Conversation) -> None:
+    """/help."""
+    await conv.say(conv.t("start/help"))
+
+
+async def stop(conv: Conversation, dialogs: Dialogs) -> None:
+    """/stop: leave the dialog, nothing is submitted."""
+    was_busy = await conv.state.get_state() is not None
+    await dialogs.leave(conv)
+    await show_menu(conv, dialogs.menu,
+                    intro="start/stopped" if was_busy else "start/nothing_to_stop")
+
+
+async def typed_command(message: Message, conv: Conversation) -> dict[str, str] | bool:
+    """Filter: the whole message is a word that names a command ("help", "Stop!", "terug";
+    `bot/templates/<lang>/typed.toml`), in a dialog or not. Not a reply to a ticket's message
+    (that goes to the ticket), nor in a live chat (its router comes first: the colleague
+    reads it)."""
+    if message.text is None or message.reply_to_message is not None:
+        return False
+    command = conv.t.command_of(message.text)
+    if command is None or command == "skip":  # Skip is the form's, at a step it may skip
+        return False
+    return {"typed_command": command}
+
+
 def router() -> Router:
     start = Router(name="start")
     start.message.filter(F.chat.type == "private")
@@ -55,28 +97,37 @@ def router() -> Router:
     async def on_start(
         message: Message, command: CommandObject, conv: Conversation, dialogs: Dialogs
     ) -> None:
-        await dialogs.leave(conv)
-        entry = dialogs.deep_link(command.args or "")
-        if entry is not None:
-            await entry.start(conv, None)
-            return
-        await show_menu(conv, dialogs.menu, intro="start/welcome")
+        await start_over(conv, dialogs, command.args or "")
 
     @start.message(Command("menu"))
     async def on_menu(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
-        await dialogs.leave(conv)
-        await show_menu(conv, dialogs.menu)
+        await to_menu(conv, dialogs)
 
     @start.message(Command("help"))
     async def on_help(message: Message, conv: Conversation) -> None:
-        await conv.say(conv.t("start/help"))
+        await explain(conv)
 
     @start.message(Command("stop"))
     async def on_stop(message: Message, conv: Conversation, dialogs: Dialogs) -> None:
-        was_busy = await conv.state.get_state() is not None
-        await dialogs.leave(conv)
-        await show_menu(conv, dialogs.menu,
-                        intro="start/stopped" if was_busy else "start/nothing_to_stop")
+        await stop(conv, dialogs)
+
+    @start.message(typed_command)
+    async def on_typed_command(
+        message: Message, typed_command: str, conv: Conversation, dialogs: Dialogs
+    ) -> None:
+        """A command typed as a word acts as the command; "terug" is the Back button inside
+        a form and the menu outside one."""
+        if typed_command == "help":
+            await explain(conv)
+        elif typed_command == "stop":
+            await stop(conv, dialogs)
+        elif typed_command == "start":
+            await start_over(conv, dialogs)
+        elif typed_command == "back" and (run := await load_run(conv, dialogs.registry)):
+            await run.disarm()
+            await go_back(run, dialogs.registry)
+        else:
+            await to_menu(conv, dialogs)
 
     @start.message(Command("taal", "language", "lang"))
     async def on_language(message: Message, conv: Conversation) -> None:
