@@ -289,6 +289,18 @@ class TelegramUser:
         await self._wait(update_id)
         return self.seen_since_last_action()
 
+    async def redeliver(self, message_id: int, *, chat_id: int | None = None
+                        ) -> list[ShownMessage]:
+        """The same message of this user once more, as after a restart that came before its
+        update was done; wait until handled; return the bot messages sent meanwhile."""
+        chat = self._chat_id(chat_id)
+        shown = self.tg.message(chat, message_id)
+        if shown is None or shown.from_bot:
+            raise AssertionError(f"no message {message_id} of this user in chat {chat}")
+        self._seq_before_action = self.tg.seq
+        await self._wait(self.tg.push_update({"message": dict(shown.raw)}))
+        return self.seen_since_last_action()
+
     async def edit(self, message_id: int, text: str, *, chat_id: int | None = None
                    ) -> list[ShownMessage]:
         """Edit one of this user's own text messages (an `edited_message` update); wait until

@@ -463,12 +463,12 @@ def check_staff_reply(bots: Bots, scene: Scene) -> Counter[str]:
     assert cards[-1].labels == ["🔄 Heropenen"] and "gesloten" in cards[-1].plain
     outbox_once(STAFF_CHAT_ID, [m for m in in_topic if CUSTOMER_ANSWER in m.text],
                 "topic: the customer's answer")
-    [close] = [m for m in tg.chat(STAFF_CHAT_ID, topic_id) if m.text == "/close"]
+    assert [m.text for m in tg.chat(STAFF_CHAT_ID, topic_id) if m.text == "/close"] == ["/close"]
     answers = [m for m in in_topic if f"Ticket #{number} is " in m.plain]
     repeats["topic: the answer to /close"] += assert_once(answers, kills, "the answer to /close")
-    if "is al gesloten" in answers[0].plain:  # closed, then killed before it said so
-        assert any(kill.between(close, answers[0]) for kill in kills)
-        repeats["topic: 'is al gesloten' for /close"] += 1
+    # Closed, then killed before it said so: the /close handled again finds its own close
+    # (the audit event keeps the message that asked for it) and says it closed the ticket.
+    assert all("is al gesloten" not in answer.plain for answer in answers)
     assert {m.message_id for m in in_topic} == {m.message_id for m in
                                                (*cards, *answers)} | {
         m.message_id for m in in_topic if CUSTOMER_ANSWER in m.text}

@@ -163,6 +163,28 @@ async def test_every_command_in_a_topic_acts_on_its_ticket(
         "opgepakt", "wachten we", "afgesloten", "weer geopend"]
 
 
+async def test_a_close_handled_again_after_a_restart_says_it_closed_the_ticket(
+    balie: Balie, tg: FakeTelegram, piet: TelegramUser,
+) -> None:
+    """Killed after the close was written and before its answer went out: the same /close
+    handled again finds its own close and answers as the first time; another /close is told
+    the ticket was already closed."""
+    ticket, topic = await file(balie, tg)
+    here = {"chat_id": STAFF_CHAT_ID, "thread_id": topic}
+    await piet.send("/close dubbel", **here)
+    closed = f"✅ Ticket #{ticket.id} is gesloten. Reden (intern): dubbel"
+    assert piet.last_text(**here) == closed
+    [command] = [m for m in tg.chat(STAFF_CHAT_ID, topic) if m.text == "/close dubbel"]
+
+    await piet.redeliver(command.message_id, chat_id=STAFF_CHAT_ID)
+    assert piet.last_text(**here) == closed
+    await piet.send("/close dubbel", **here)
+    assert piet.last_text(**here) == f"Ticket #{ticket.id} is al gesloten."
+    events = (await balie.services.tickets.get(ticket.id, full=True)).events
+    closes = [e for e in events if e.action == "status" and e.detail["to"] == "closed"]
+    assert len(closes) == 1 and closes[0].detail["source"] == [STAFF_CHAT_ID, command.message_id]
+
+
 async def test_outside_a_topic_a_command_asks_for_the_number_and_accepts_it(
     balie: Balie, tg: FakeTelegram, piet: TelegramUser,
 ) -> None:

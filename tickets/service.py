@@ -312,6 +312,14 @@ class TicketService:
                                              "status": str(before.status)}))
         return ticket
 
+    async def closed_by(self, ticket_id: int, source: tuple[int, int]) -> bool:
+        """Whether the ticket's last close came from this message: a command handled again
+        after a restart (its reply had not gone out yet) finds its own work done."""
+        ticket = await self.store.get(ticket_id, full=True)
+        closes = [event for event in ticket.events
+                  if event.action == "status" and event.detail.get("to") == Status.CLOSED]
+        return bool(closes) and closes[-1].detail.get("source") == list(source)
+
     async def close(self, ticket_id: int, colleague: str, reason: str | None = None, *,
                     source: tuple[int, int] | None = None) -> Ticket:
         """A colleague closes a ticket; the reason (internal) is kept on the ticket as a note
@@ -326,7 +334,7 @@ class TicketService:
                 await self.store.add_message(ticket_id, Author.NOTE, reason,
                                              author_name=colleague, source=source, actor=actor)
             ticket = await self.store.set_status(ticket_id, Status.CLOSED, actor=actor,
-                                                 reason=reason)
+                                                 reason=reason, source=source)
             if ticket.live:  # a closed chat is over
                 ticket = await self.store.set_live(ticket_id, False, actor=actor,
                                                    reason="closed")

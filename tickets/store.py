@@ -201,9 +201,11 @@ class TicketStore:
         return message
 
     async def set_status(self, ticket_id: int, status: Status, *, actor: str,
-                         reason: str | None = None) -> Ticket:
+                         reason: str | None = None,
+                         source: tuple[int, int] | None = None) -> Ticket:
         """A checked transition, written only if nobody changed the status meanwhile; a
-        `reason` (why it was closed) is kept in its audit event."""
+        `reason` (why it was closed) and the `source` (chat, message) that asked for it are
+        kept in its audit event."""
         async with self.database.transaction() as connection:
             ticket = await self.get(ticket_id)
             if ticket.status == status:
@@ -218,9 +220,11 @@ class TicketStore:
             )
             if not cursor.rowcount:
                 raise ConcurrentChange(ticket_id)
-            detail = {"from": str(ticket.status), "to": str(status)}
+            detail: dict[str, Any] = {"from": str(ticket.status), "to": str(status)}
             if reason:
                 detail["reason"] = reason
+            if source is not None:
+                detail["source"] = list(source)
             await _event(connection, ticket_id, actor, "status", detail, now)
             log.info("ticket=%d status %s -> %s by %s", ticket_id, ticket.status, status, actor)
             return await self.get(ticket_id)

@@ -113,6 +113,8 @@ async def perform(service: TicketService, ticket: Ticket, action: str, colleague
                            {"previous": ticket.assignee})
         if action == "close":
             if ticket.status == Status.CLOSED:
+                if source is not None and await service.closed_by(ticket.id, source):
+                    return Outcome("closed", ticket, {"reason": value})  # a redelivery
                 return Outcome("already_closed", ticket)
             closed = await service.close(ticket.id, colleague, value or None, source=source)
             return Outcome("closed", closed, {"reason": value})
