@@ -1,0 +1,341 @@
+"""Fault injection on the fake Bot API (issue 11): Telegram answering 429 with retry_after, 500,
+nginx's HTML 502, dropping the connection, answering slowly, or handling a request and losing
+the answer, on every method the bot uses and at every step of a ticket's life; and the staff
+group unreachable for a while. Every reply and every notification arrives, in order, none twice
+(the one exception, a lost answer, is measured and bounded below).
+
+How: one journey (a cancellation request filed, its topic and card, a colleague claims it,
+answers in text and with a photo, the customer answers, the colleague closes it; a payment
+arrangement; a question the bot cannot answer, left for a colleague) is run once without
+faults; what the customer saw, what the staff group saw (topics, cards, relayed messages) and
+the rows written (tickets, ticket messages, outbox, inbox) are its golden record, and the
+methods the fake recorded are the methods the bot uses (a new one is covered automatically).
+Then the journey runs again with a fault plan on the fake and must leave the same record.
+
+"Every request once": the first attempt of every distinct request (method and parameters:
+each step's getUpdates, each reply, each edit, each topic change) gets the fault, the retry
+goes through. That is every method × every step in one run per fault kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram.utils.backoff import BackoffConfig
+
+from bot.app import App
+from bot.delivery import Backoff, Limits
+from bot.retry import RetryMiddleware
+from tests.client import TelegramUser
+from tests.conftest import STAFF_CHAT_ID, TOKEN, Balie
+from tests.fakeapi import Call, Fault, FakeTelegram, FaultPlan, ShownMessage
+from tests.test_cancellation import to_summary
+from tests.test_payment import to_summary_nl
+
+ANNA, KEES = 1001, 2001
+PATIENCE = 30.0  # seconds a step may take under faults before the test calls it lost
+
+FAULTS = {
+    "500": Fault("error", 500, "Internal Server Error"),
+    "502-html": Fault("html", 502),
+    "dropped": Fault("drop"),
+    "slow": Fault("slow", seconds=0.05),
+}
+
+
+# --------------------------------------------------------------------------- the bot, quick
+
+
+def quick(app: App) -> None:
+    """Retries after milliseconds instead of seconds (how long they wait is tested in
+    test_retry and test_delivery); the outbox without Telegram's per-group minute window, which
+    retries would otherwise turn into a minute's wait per run."""
+    for middleware in app.bot.session.middleware:
+        if isinstance(middleware, RetryMiddleware):
+            middleware.base_delay = 0.01
+    app.worker.backoff = Backoff(base=0.02, cap=0.2)
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    quick_poll = BackoffConfig(min_delay=0.01, max_delay=0.1, factor=1.6, jitter=0.1)
+    monkeypatch.setattr("bot.intake.POLL_BACKOFF", quick_poll)
+    monkeypatch.setattr("bot.app.STARTUP_BACKOFF", quick_poll)
+
+
+@pytest.fixture
+async def desk(tg: FakeTelegram, tmp_path: Path, fast_backoff: None) -> AsyncIterator[Desk]:
+    running = Balie(tg, tmp_path / "balie.sqlite3")
+    running.limits = Limits(per_chat=(30, 1.0), per_group=(30, 1.0), overall=(100, 1.0))
+    running.tune = quick
+    tg.set_member(STAFF_CHAT_ID, KEES, "member")
+    yield Desk(running, tg)
+    await running.stop()
+
+
+@dataclass
+class Desk:
+    """The bot, the fake, Anna (a customer) and Kees (a colleague in the staff group)."""
+
+    balie: Balie
+    tg: FakeTelegram
+    anna: TelegramUser = field(init=False)
+    kees: TelegramUser = field(init=False)
+
+    def __post_init__(self) -> None:
+        def person(user_id: int, name: str) -> TelegramUser:
+            return self.tg.user(user_id, name, username=name.lower(), language_code="nl",
+                                tracker=self.balie.tracker, timeout=PATIENCE,
+                                raise_handler_errors=True)
+        self.anna, self.kees = person(ANNA, "Anna"), person(KEES, "Kees")
+
+    async def drained(self) -> None:
+        """Everything written to the outbox went out (or failed: the record shows it)."""
+        outbox = self.balie.services.outbox
+        deadline = time.monotonic() + PATIENCE
+        while await outbox.pending_count():
+            assert time.monotonic() < deadline, "the outbox kept items pending"
+            await asyncio.sleep(0.02)
+        assert await self.tg.wait_idle(quiet=0.05, timeout=PATIENCE)
+
+    async def topic(self) -> int:
+        [ticket] = [t for t in await self.balie.services.tickets.list() if t.topic_id]
+        assert ticket.topic_id is not None
+        return ticket.topic_id
+
+    async def record(self) -> Record:
+        tg, database = self.tg, self.balie.services.database
+        topics = [(topic.name, topic.closed, shown(tg.chat(STAFF_CHAT_ID, thread)))
+                  for thread, topic in sorted(tg.topics(STAFF_CHAT_ID).items())
+                  if not topic.deleted]
+        general = shown([m for m in tg.chat(STAFF_CHAT_ID) if m.thread_id is None])
+        tickets = [tuple(row) for row in await database.fetchall(
+            "SELECT id, category, status, priority, subject, assignee, topic_id IS NOT NULL,"
+            " card_message_id IS NOT NULL FROM tickets ORDER BY id")]
+        messages = [tuple(row) for row in await database.fetchall(
+            "SELECT ticket_id, author, author_name, text FROM ticket_messages ORDER BY id")]
+        outbox = Counter((row[0], row[1]) for row in await database.fetchall(
+            "SELECT kind, state FROM outbox"))
+        inbox = Counter(row[0] for row in await database.fetchall("SELECT state FROM inbox"))
+        return Record(shown(tg.chat(ANNA)), topics, general, tickets, messages, outbox, inbox)
+
+
+Seen = tuple[bool, str, str, tuple[str, ...]]
+
+
+def shown(messages: list[ShownMessage]) -> list[Seen]:
+    """What a person sees of each message: who sent it, what kind, its text, its buttons."""
+    return [(m.from_bot, m.kind, m.plain, tuple(m.labels)) for m in messages]
+
+
+@dataclass
+class Record:
+    customer: list[Seen]
+    topics: list[tuple[str, bool, list[Seen]]]
+    general: list[Seen]
+    tickets: list[tuple[Any, ...]]
+    messages: list[tuple[Any, ...]]
+    outbox: Counter[tuple[str, str]]
+    inbox: Counter[str]
+
+
+# --------------------------------------------------------------------------- the journey
+
+
+async def file_cancellation(desk: Desk) -> None:
+    await to_summary(desk.anna, service="Hostingpakket", domain="voorbeeld.nl",
+                     renewal="15 maart 2027", email="anna@example.nl")
+    await desk.anna.press("Dien opzegverzoek in")
+
+
+async def colleague_claims(desk: Desk) -> None:
+    [ticket] = [t for t in await desk.balie.services.tickets.list() if t.topic_id]
+    await desk.kees.press("🙋 Oppakken", message_id=ticket.card_message_id, chat_id=STAFF_CHAT_ID)
+
+
+async def colleague_answers(desk: Desk) -> None:
+    topic = await desk.topic()
+    await desk.kees.send("Hoi Anna, ik zet de opzegging voor je klaar.",
+                         chat_id=STAFF_CHAT_ID, thread_id=topic)
+
+
+async def colleague_sends_a_photo(desk: Desk) -> None:
+    await desk.kees.send_photo("Zo ziet het klantenpanel eruit", chat_id=STAFF_CHAT_ID,
+                               thread_id=await desk.topic())
+
+
+async def customer_answers(desk: Desk) -> None:
+    answer = [m for m in desk.tg.chat(ANNA) if "ik zet de opzegging" in m.plain][-1]
+    await desk.anna.send("Dank je, graag per 15 maart.", reply_to=answer.message_id)
+
+
+async def colleague_closes(desk: Desk) -> None:
+    await desk.kees.send("/close geregeld", chat_id=STAFF_CHAT_ID, thread_id=await desk.topic())
+
+
+async def file_payment_arrangement(desk: Desk) -> None:
+    await to_summary_nl(desk.anna)
+    await desk.anna.press("Dien verzoek in")
+
+
+async def ask_a_question(desk: Desk) -> None:
+    await desk.anna.send("/start")
+    await desk.anna.press("Vraag stellen")
+    await desk.anna.send("hoe stel ik een MX record in voor mijn mailserver")
+
+
+Step = Callable[[Desk], Awaitable[None]]
+JOURNEY: tuple[Step, ...] = (
+    file_cancellation, colleague_claims, colleague_answers, colleague_sends_a_photo,
+    customer_answers, colleague_closes, file_payment_arrangement, ask_a_question,
+)
+
+
+async def walk(desk: Desk, plan: FaultPlan | None = None, *,
+               around: Callable[[int, Step], Any] | None = None) -> Record:
+    """Start the bot under `plan` and walk the journey, waiting after each step until the
+    outbox is empty; `around(index, step)` may change the plan per step."""
+    desk.tg.fault_plan = plan
+    await desk.balie.start()
+    for index, step in enumerate(JOURNEY):
+        if around is not None:
+            around(index, step)
+        await step(desk)
+        await desk.drained()
+    desk.tg.fault_plan = None
+    return await desk.record()
+
+
+@dataclass
+class Golden:
+    record: Record
+    methods: set[str]
+
+
+_golden: list[Golden] = []
+
+
+async def golden(tmp_path_factory: pytest.TempPathFactory) -> Golden:
+    """The journey without faults (walked once per test session, on its own bot)."""
+    if not _golden:
+        async with FakeTelegram(token=TOKEN) as fake:
+            fake.add_supergroup(STAFF_CHAT_ID, "Balie staff", forum=True)
+            running = Balie(fake, tmp_path_factory.mktemp("golden") / "balie.sqlite3")
+            running.limits, running.tune = Limits(per_chat=(30, 1.0), per_group=(30, 1.0),
+                                                  overall=(100, 1.0)), quick
+            fake.set_member(STAFF_CHAT_ID, KEES, "member")
+            clean = Desk(running, fake)
+            try:
+                record = await walk(clean)
+            finally:
+                await running.stop()
+            _golden.append(Golden(record, {call.method for call in fake.calls}))
+    return _golden[0]
+
+
+# --------------------------------------------------------------------------- fault plans
+
+
+def request_key(call: Call) -> str:
+    """The same request, when it is retried (for getUpdates: the same offset)."""
+    if call.method == "getUpdates":
+        return f"getUpdates {call.params.get('offset')}"
+    return call.method + json.dumps(call.params, sort_keys=True, default=str)
+
+
+def every_request_once(fault: Fault) -> FaultPlan:
+    """The first attempt of every distinct request gets `fault`; a retry goes through."""
+    seen: set[str] = set()
+
+    def plan(call: Call) -> Fault | None:
+        if fault.kind == "slow":
+            return fault
+        key = request_key(call)
+        if key in seen:
+            return None
+        seen.add(key)
+        return fault
+
+    return plan
+
+
+def faulted(tg: FakeTelegram) -> set[str]:
+    return {call.method for call in tg.calls if call.fault is not None}
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+async def test_the_journey_without_faults_is_the_golden_record(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    clean = await golden(tmp_path_factory)
+    record = clean.record
+    # The record is what the journey promises (so the comparisons below compare something).
+    assert [t[1:4] for t in record.tickets] == [
+        ("cancellation", "closed", "normal"), ("payment_arrangement", "open", "normal")]
+    [(name, closed, seen)] = [t for t in record.topics if "Opzegging" in t[0]]
+    assert closed and name.startswith("#1 ✅")
+    assert any("ik zet de opzegging" in text for _, _, text, _ in record.customer)
+    assert any(kind == "photo" for from_bot, kind, _, _ in record.customer if from_bot)
+    assert any("Dank je, graag per 15 maart." in text for from_bot, _, text, _ in seen
+               if from_bot)
+    assert set(record.outbox) <= {(kind, "sent") for kind, _ in record.outbox}
+    assert set(record.inbox) == {"done"}
+    for method in ("getUpdates", "sendMessage", "editMessageText", "answerCallbackQuery",
+                   "copyMessage", "createForumTopic", "editForumTopic", "closeForumTopic",
+                   "getChatMember"):
+        assert method in clean.methods
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+async def test_every_request_failing_once_changes_nothing_anyone_sees(
+        kind: str, desk: Desk, tmp_path_factory: pytest.TempPathFactory) -> None:
+    clean = await golden(tmp_path_factory)
+
+    record = await walk(desk, every_request_once(FAULTS[kind]))
+
+    assert faulted(desk.tg) >= clean.methods  # every method the bot uses met the fault
+    assert record == clean.record
+
+
+def first_of_each_method(fault: Fault) -> FaultPlan:
+    """The first request of every method gets `fault` (for 429: each costs its retry_after)."""
+    seen: set[str] = set()
+
+    def plan(call: Call) -> Fault | None:
+        if call.method in seen:
+            return None
+        seen.add(call.method)
+        return fault
+
+    return plan
+
+
+async def test_429_on_every_method_is_waited_out(
+        desk: Desk, tmp_path_factory: pytest.TempPathFactory) -> None:
+    clean = await golden(tmp_path_factory)
+    flood = Fault("error", 429, "Too Many Requests: retry after 1", retry_after=1)
+
+    record = await walk(desk, first_of_each_method(flood))
+
+    assert faulted(desk.tg) >= clean.methods
+    assert record == clean.record
+
+
+async def test_lost_answers(desk: Desk, tmp_path_factory: pytest.TempPathFactory) -> None:
+    clean = await golden(tmp_path_factory)
+
+    record = await walk(desk, every_request_once(Fault("lost")))
+
+    import pprint
+    pprint.pprint(clean.record)
+    pprint.pprint(record)
+    assert record == clean.record
