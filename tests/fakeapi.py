@@ -47,8 +47,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "Call",
-    "Fault",
     "FakeTelegram",
+    "Fault",
     "ShownMessage",
     "Topic",
     "UpdateTracker",

@@ -17,7 +17,15 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.enums import ChatMemberStatus
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import (
     CallbackQuery,
     ChatMemberAdministrator,
@@ -28,6 +36,7 @@ from aiogram.types import (
     User,
 )
 
+from bot.retry import describe, is_transient
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -64,7 +73,9 @@ class Membership:
         self.clock = clock
         self._known: OrderedDict[int, tuple[float, bool]] = OrderedDict()
 
-    async def is_member(self, bot: Bot, user_id: int) -> bool:
+    async def is_member(self, bot: Bot, user_id: int, *, wrote: bool = False) -> bool:
+        """`wrote`: the user wrote a message in the group (Telegram let them, so they were a
+        member then), which is enough when Telegram cannot be asked now."""
         now = self.clock()
         known = self._known.get(user_id)
         if known is not None and known[0] > now:
@@ -72,6 +83,18 @@ class Membership:
             return known[1]
         try:
             member = await bot.get_chat_member(self.staff_chat_id, user_id)
+        except (TelegramRetryAfter, TelegramNetworkError, TelegramServerError,
+                ClientDecodeError) as error:
+            # The staff group cannot be asked for a while: a colleague's answer must not be
+            # lost for it. The last answer, however old, or the message itself, vouches.
+            if not isinstance(error, TelegramRetryAfter) and not is_transient(error):
+                raise
+            if known is None and not wrote:
+                raise  # a button from someone never seen: not without Telegram's word
+            log.warning("cannot check user %s in the staff group now (%s); going by %s",
+                        user_id, describe(error),
+                        "the last answer" if known is not None else "their message")
+            return known[1] if known is not None else True
         except (TelegramBadRequest, TelegramForbiddenError) as error:
             log.warning("cannot check user %s in the staff group (%s): refused", user_id,
                         error.message)
@@ -105,7 +128,8 @@ class StaffMiddleware(BaseMiddleware):
             return None
         if not isinstance(message, Message) or message.chat.id != self.staff_chat_id:
             return await handler(event, data)
-        if user is None or not await self.membership.is_member(data["bot"], user.id):
+        if user is None or not await self.membership.is_member(
+                data["bot"], user.id, wrote=not isinstance(event, CallbackQuery)):
             await self._refuse(event, user, data)
             return None
         topic = message.message_thread_id if message.is_topic_message else None
