@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -60,8 +60,6 @@ class Balie:
         self.tracker = SettlingTracker(self)
         self.today = TODAY
         self.flood: dict[str, int] = {}  # [flood] for the next start; {} = the defaults
-        self.limits: Limits | None = None  # the outbox's rate limits; None: Telegram's
-        self.tune: Callable[[App], None] | None = None  # adjusts the app before it runs
         self.app: App | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -80,9 +78,7 @@ class Balie:
         return self.app.services
 
     async def start(self) -> None:
-        self.app = await build_app(self.config, delivery_limits=self.limits)
-        if self.tune is not None:
-            self.tune(self.app)
+        self.app = await build_app(self.config)
         self.app.services.today = lambda: self.today  # type: ignore[method-assign]
         self.tracker.install(self.app.dispatcher)
         polls = len(self.tg.calls_to("getUpdates"))

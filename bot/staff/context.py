@@ -60,6 +60,10 @@ class StaffContext:
         return self.colleague.full_name
 
 
+class CannotCheck(Exception):
+    """Telegram cannot say now whether a user is in the staff group, and nothing else can."""
+
+
 class Membership:
     """Is this user a member of the staff group? Asked with getChatMember, cached per user
     for `ttl` seconds, at most `size` users."""
@@ -89,8 +93,8 @@ class Membership:
             # lost for it. The last answer, however old, or the message itself, vouches.
             if not isinstance(error, TelegramRetryAfter) and not is_transient(error):
                 raise
-            if known is None and not wrote:
-                raise  # a button from someone never seen: not without Telegram's word
+            if known is None and not wrote:  # a button from someone never seen:
+                raise CannotCheck(describe(error)) from error  # not without Telegram's word
             log.warning("cannot check user %s in the staff group now (%s); going by %s",
                         user_id, describe(error),
                         "the last answer" if known is not None else "their message")
@@ -128,8 +132,17 @@ class StaffMiddleware(BaseMiddleware):
             return None
         if not isinstance(message, Message) or message.chat.id != self.staff_chat_id:
             return await handler(event, data)
-        if user is None or not await self.membership.is_member(
-                data["bot"], user.id, wrote=not isinstance(event, CallbackQuery)):
+        try:
+            acting = user is not None and await self.membership.is_member(
+                data["bot"], user.id, wrote=not isinstance(event, CallbackQuery))
+        except CannotCheck:
+            assert isinstance(event, CallbackQuery)  # a button: not lost without a word
+            services: Services = data["services"]
+            await event.answer(services.texts.label(services.config.languages.default,
+                                                    "staff_commands.answer.cannot_check"),
+                               show_alert=True)
+            return None
+        if user is None or not acting:
             await self._refuse(event, user, data)
             return None
         topic = message.message_thread_id if message.is_topic_message else None
