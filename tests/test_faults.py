@@ -26,16 +26,19 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import GetChatMember
 from aiogram.utils.backoff import BackoffConfig
 
 from bot.app import App, build_app
 from bot.config import Config
 from bot.delivery import Backoff, Limits
 from bot.retry import RetryMiddleware
-from bot.staff.context import StaffMiddleware
+from bot.staff.context import CannotCheck, Membership, StaffMiddleware
 from tests.client import TelegramUser
 from tests.conftest import STAFF_CHAT_ID, TOKEN, Balie
 from tests.fakeapi import Call, FakeTelegram, Fault, FaultPlan, ShownMessage
@@ -469,3 +472,24 @@ async def test_the_customer_unreachable_for_a_while_gets_every_notification_once
 
     record.outbox, record.inbox = clean.record.outbox, clean.record.inbox
     assert record == clean.record
+
+
+class Unreachable:
+    """A bot whose getChatMember never reaches Telegram."""
+
+    async def get_chat_member(self, chat_id: int, user_id: int) -> None:
+        raise TelegramNetworkError(GetChatMember(chat_id=chat_id, user_id=user_id),
+                                   "ServerDisconnectedError: Server disconnected")
+
+
+async def test_membership_when_telegram_cannot_be_asked() -> None:
+    membership, bot = Membership(STAFF_CHAT_ID), cast(Bot, Unreachable())
+    # Never seen: a message written in the group vouches for its writer, a button does not.
+    assert await membership.is_member(bot, KEES, wrote=True)
+    with pytest.raises(CannotCheck):
+        await membership.is_member(bot, KEES)  # (what a message vouched for was not kept)
+    # Seen before, however long ago: that answer holds, for a message and a button alike.
+    membership._known[KEES] = (0.0, False)
+    assert not await membership.is_member(bot, KEES, wrote=True)
+    membership._known[KEES] = (0.0, True)
+    assert await membership.is_member(bot, KEES)
