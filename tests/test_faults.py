@@ -1,12 +1,13 @@
 """Fault injection on the fake Bot API (issue 11): Telegram answering 429 with retry_after, 500,
 nginx's HTML 502, dropping the connection, answering slowly, or handling a request and losing
 the answer, on every method the bot uses and at every step of a ticket's life; and the staff
-group unreachable for a while. Every reply and every notification arrives, in order, none twice
-(the one exception, a lost answer, is measured and bounded below).
+group, or the customer's chat, unreachable for a while at each step. Every reply and every
+notification arrives, in order, none twice (the one exception, a lost answer, is measured and
+bounded below).
 
 How: one journey (a cancellation request filed, its topic and card, a colleague claims it,
 answers in text and with a photo, the customer answers, the colleague closes it; a payment
-arrangement; a question the bot cannot answer, left for a colleague) is run once without
+arrangement; a question the bot has no article for) is run once without
 faults; what the customer saw, what the staff group saw (topics, cards, relayed messages) and
 the rows written (tickets, ticket messages, outbox, inbox) are its golden record, and the
 methods the fake recorded are the methods the bot uses (a new one is covered automatically).
@@ -14,7 +15,8 @@ Then the journey runs again with a fault plan on the fake and must leave the sam
 
 "Every request once": the first attempt of every distinct request (method and parameters:
 each step's getUpdates, each reply, each edit, each topic change) gets the fault, the retry
-goes through. That is every method × every step in one run per fault kind.
+goes through ("slow": every request, each attempt). That is every method × every step in one
+run per fault kind.
 """
 
 from __future__ import annotations
