@@ -48,6 +48,7 @@ __all__ = [
     "ApiError",
     "Call",
     "FakeTelegram",
+    "Fault",
     "ShownMessage",
     "Topic",
     "UpdateTracker",
@@ -274,6 +275,7 @@ class Call:
     error: str | None = None
     status: int = 200
     at: float = field(default_factory=time.monotonic)
+    fault: str | None = None  # the kind a fault plan injected ("lost": handled all the same)
 
     @property
     def ok(self) -> bool:
@@ -314,6 +316,25 @@ class Topic:
     deleted: bool = False
     icon: str | None = None  # icon_custom_emoji_id
     icon_color: int = DEFAULT_ICON_COLOR
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What a `fault_plan` makes of one request (see `FakeTelegram.fault_plan`).
+
+    kind: "error" (a JSON error: `status`, `description`, `retry_after` for 429), "html"
+    (nginx's error page with `status`), "drop" (the connection closed before the request is
+    handled), "lost" (handled, then the connection closed before the answer: the client cannot
+    know it went through), "slow" (handled after `seconds`)."""
+
+    kind: str
+    status: int = 502
+    description: str = "Bad Gateway"
+    retry_after: int | None = None
+    seconds: float = 0.0
+
+
+FaultPlan = Callable[["Call"], "Fault | None"]
 
 
 @dataclass
@@ -434,6 +455,9 @@ class FakeTelegram:
         self._html_faults: dict[str, list[_Fault]] = {}
         self._outage: _Outage | None = None
         self._delays: list[_Delay] = []
+        self.fault_plan: FaultPlan | None = None
+        """Asked about every request (getUpdates included) before it is handled: the `Fault`
+        to inject, or None to handle it normally. A call it faulted has `Call.fault`."""
         self._updates: list[JSON] = []  # queued, not yet confirmed
         self._update_ids = itertools.count(1)
         self._fetched: set[int] = set()
@@ -858,6 +882,13 @@ class FakeTelegram:
             call = Call(method=canonical, params=params)
             self.calls.append(call)
 
+            fault = self.fault_plan(call) if self.fault_plan is not None else None
+            if fault is not None:
+                call.fault = fault.kind
+                injected = await self._inject(fault, call, request)
+                if injected is not None:
+                    return injected
+
             if self._drops.get(lower, 0) > 0:
                 self._drops[lower] -= 1
                 call.error, call.status = "dropped (connection closed)", 0
@@ -885,11 +916,41 @@ class FakeTelegram:
                 call.error, call.status = e.description, e.status
                 return web.json_response(e.envelope(), status=e.status)
             call.response = result
+            if fault is not None and fault.kind == "lost":
+                call.error, call.status = "lost (handled, connection closed)", 0
+                self._abort(request)
             return web.json_response({"ok": True, "result": result})
         finally:
             if not is_poll:
                 self._inflight -= 1
                 self._last_activity = time.monotonic()
+
+    @staticmethod
+    def _abort(request: web.Request) -> None:
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError
+
+    async def _inject(self, fault: Fault, call: Call, request: web.Request
+                      ) -> web.StreamResponse | None:
+        """The response for a planned fault; None: handle the request (slow, lost)."""
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.seconds)
+            return None
+        if fault.kind == "lost":
+            return None
+        if fault.kind == "drop":
+            call.error, call.status = "dropped (connection closed)", 0
+            self._abort(request)
+        if fault.kind == "html":
+            call.error, call.status = f"{fault.status} (HTML page)", fault.status
+            return self._html_page(fault.status)
+        if fault.kind == "error":
+            error = ApiError(fault.status, fault.description, {"retry_after": fault.retry_after}
+                             if fault.retry_after is not None else None)
+            call.error, call.status = error.description, error.status
+            return web.json_response(error.envelope(), status=error.status)
+        raise ValueError(f"unknown fault kind {fault.kind!r}")
 
     def _maybe_fault(self, lower: str) -> None:
         faults = self._faults.get(lower)

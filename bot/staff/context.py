@@ -17,7 +17,15 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.enums import ChatMemberStatus
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import (
     CallbackQuery,
     ChatMemberAdministrator,
@@ -28,6 +36,7 @@ from aiogram.types import (
     User,
 )
 
+from bot.retry import describe, is_transient
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,10 @@ class StaffContext:
         return self.colleague.full_name
 
 
+class CannotCheck(Exception):
+    """Telegram cannot say now whether a user is in the staff group, and nothing else can."""
+
+
 class Membership:
     """Is this user a member of the staff group? Asked with getChatMember, cached per user
     for `ttl` seconds, at most `size` users."""
@@ -64,7 +77,9 @@ class Membership:
         self.clock = clock
         self._known: OrderedDict[int, tuple[float, bool]] = OrderedDict()
 
-    async def is_member(self, bot: Bot, user_id: int) -> bool:
+    async def is_member(self, bot: Bot, user_id: int, *, wrote: bool = False) -> bool:
+        """`wrote`: the user wrote a message in the group (Telegram let them, so they were a
+        member then), which is enough when Telegram cannot be asked now."""
         now = self.clock()
         known = self._known.get(user_id)
         if known is not None and known[0] > now:
@@ -72,6 +87,18 @@ class Membership:
             return known[1]
         try:
             member = await bot.get_chat_member(self.staff_chat_id, user_id)
+        except (TelegramRetryAfter, TelegramNetworkError, TelegramServerError,
+                ClientDecodeError) as error:
+            # The staff group cannot be asked for a while: a colleague's answer must not be
+            # lost for it. The last answer, however old, or the message itself, vouches.
+            if not isinstance(error, TelegramRetryAfter) and not is_transient(error):
+                raise
+            if known is None and not wrote:  # a button from someone never seen:
+                raise CannotCheck(describe(error)) from error  # not without Telegram's word
+            log.warning("cannot check user %s in the staff group now (%s); going by %s",
+                        user_id, describe(error),
+                        "the last answer" if known is not None else "their message")
+            return known[1] if known is not None else True
         except (TelegramBadRequest, TelegramForbiddenError) as error:
             log.warning("cannot check user %s in the staff group (%s): refused", user_id,
                         error.message)
@@ -105,7 +132,17 @@ class StaffMiddleware(BaseMiddleware):
             return None
         if not isinstance(message, Message) or message.chat.id != self.staff_chat_id:
             return await handler(event, data)
-        if user is None or not await self.membership.is_member(data["bot"], user.id):
+        try:
+            acting = user is not None and await self.membership.is_member(
+                data["bot"], user.id, wrote=not isinstance(event, CallbackQuery))
+        except CannotCheck:
+            assert isinstance(event, CallbackQuery)  # a button: not lost without a word
+            services: Services = data["services"]
+            await event.answer(services.texts.label(services.config.languages.default,
+                                                    "staff_commands.answer.cannot_check"),
+                               show_alert=True)
+            return None
+        if user is None or not acting:
             await self._refuse(event, user, data)
             return None
         topic = message.message_thread_id if message.is_topic_message else None
