@@ -34,6 +34,7 @@ from bot.dialogs import DIALOGS
 from bot.dialogs.live_chat import LiveChatWatch
 from bot.dialogs.question import answerer
 from bot.dialogs.start import fallback_router, show_menu
+from bot.filters import inline_sync_filters
 from bot.fsm import CustomerIsolation, SQLiteStorage
 from bot.intake import Intake, UnitMiddleware
 from bot.notices import BotNotifier
@@ -180,6 +181,7 @@ def build_dispatcher(
     dispatcher.include_router(ignored_router())
     dispatcher.include_router(errors.router())
     dispatcher.startup.register(_set_commands)
+    inline_sync_filters(dispatcher)  # `F.…` checks without a thread hop each (bot.filters)
     return dispatcher
 
 
