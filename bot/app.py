@@ -32,8 +32,9 @@ from bot.delivery import Limits, OutboxWorker
 from bot.dialog import Dialog, Dialogs, menu_of
 from bot.dialogs import DIALOGS
 from bot.dialogs.live_chat import LiveChatWatch
-from bot.dialogs.question import answerer
+from bot.dialogs.question import answerer, form_answerer
 from bot.dialogs.start import fallback_router, show_menu
+from bot.filters import inline_sync_filters
 from bot.fsm import CustomerIsolation, SQLiteStorage
 from bot.intake import Intake, UnitMiddleware
 from bot.notices import BotNotifier
@@ -144,8 +145,9 @@ def build_dialogs(declared: tuple[Dialog, ...] = DIALOGS) -> Dialogs:
     async def on_menu(conv: Conversation, edit: Message | None) -> None:
         await show_menu(conv, menu, edit)
 
-    registry = forms.FormRegistry(on_stop=on_stop, on_menu=on_menu,
-                                  answer=answerer(frozenset(entry.key for entry in menu)),
+    keys = frozenset(entry.key for entry in menu)
+    registry = forms.FormRegistry(on_stop=on_stop, on_menu=on_menu, answer=answerer(keys),
+                                  answer_in_form=form_answerer(keys),
                                   on_leave=left if on_leave else None)
     for dialog in declared:
         for form in dialog.forms:
@@ -180,6 +182,7 @@ def build_dispatcher(
     dispatcher.include_router(ignored_router())
     dispatcher.include_router(errors.router())
     dispatcher.startup.register(_set_commands)
+    inline_sync_filters(dispatcher)  # `F.…` checks without a thread hop each (bot.filters)
     return dispatcher
 
 

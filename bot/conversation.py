@@ -39,6 +39,15 @@ Button = tuple[str, str]  # (label, callback data)
 TRANSIENT = (TelegramServerError, TelegramNetworkError, TelegramRetryAfter, ClientDecodeError)
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A text and its buttons, not sent yet: e.g. an answer that a form shows together with
+    its step, in one message."""
+
+    text: str
+    buttons: Sequence[Sequence[Button]] = ()
+
+
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
     filled = [[InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
               for row in rows if row]
@@ -155,6 +164,28 @@ class Conversation:
         except TRANSIENT as error:
             await self._later(error, Notice(self.chat_id, kind="drop_buttons",
                                             message_id=message_id))
+
+    async def keep_buttons(self, message: Message | None, keep: Callable[[str], bool]) -> None:
+        """Take the buttons off `message` except those whose callback data `keep` accepts
+        (e.g. an answer's feedback goes, the form's step shown with it stays)."""
+        if message is None:
+            return
+        markup = message.reply_markup
+        rows = [[button for button in row if keep(button.callback_data or "")]
+                for row in (markup.inline_keyboard if markup is not None else ())]
+        kept = [row for row in rows if row]
+        if not kept:
+            await self.drop_buttons(message.message_id)
+            return
+        if markup is not None and kept == markup.inline_keyboard:
+            return
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=self.chat_id, message_id=message.message_id,
+                reply_markup=InlineKeyboardMarkup(inline_keyboard=kept))
+        except (TelegramBadRequest, *TRANSIENT) as error:  # the buttons left are harmless
+            log.info("could not take buttons off message %s (%s)", message.message_id,
+                     type(error).__name__)
 
     async def _later(self, error: Exception, notice: Notice) -> None:
         """To the outbox, with the update's state (both or neither, whatever happens)."""

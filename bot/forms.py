@@ -44,7 +44,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.conversation import Button, Conversation, keyboard
+from bot.conversation import Button, Conversation, Reply, keyboard
 from bot.services import Services
 from bot.staff.commands import refuse_in_private
 from storage.outbox import Notice
@@ -220,6 +220,10 @@ class FormRun:
     # of the last message they typed in this run: an edit of that one re-takes its answer.
     typed: dict[str, str] = field(default_factory=dict)
     last_typed: int | None = None
+    # The step's message also shows an answer to a question typed at this step: a press on
+    # it keeps that answer (the message loses the form's buttons, what follows comes below).
+    with_answer: bool = False
+    disarming: bool = False  # the step's message loses its buttons when the step is sent anew
 
     @property
     def services(self) -> Services:
@@ -230,6 +234,7 @@ class FormRun:
             "form": self.form.name, "step": self.step, "values": self.values,
             "history": self.history, "run_id": self.run_id, "editing": self.editing,
             "message_id": self.message_id, "typed": self.typed, "last_typed": self.last_typed,
+            "with_answer": self.with_answer,
         }
 
     @property
@@ -240,11 +245,14 @@ class FormRun:
         return "" if step is None else step.code  # "" (a step since removed) matches no press
 
     async def disarm(self) -> None:
-        """Take the buttons off the step's message, before the step is shown anew below."""
-        await self.conv.drop_buttons(self.message_id)
+        """Take the buttons off the step's message when the step is next shown anew below it
+        (`_show` does, before sending). A question answered together with the step leaves them:
+        they are this same step's, so a press on them still does what it says."""
+        self.disarming = True
 
 
 SUMMARY = "_summary"
+FORM_PREFIX = f"{FormCb.__prefix__}:"  # callback data of the form's buttons
 SUMMARY_CODE = "_"  # no derived or declared code has an underscore
 
 
@@ -265,28 +273,34 @@ ShowScreen = Callable[[Conversation, Message | None], Awaitable[None]]
 
 
 class FreeTextAnswerer(Protocol):
-    """Answers a typed question; True when it said something worth saying. Inside a dialog
-    (`in_dialog`) it stays silent on small talk and unknown questions, so the dialog can
-    simply ask again."""
+    """Answers a typed question (outside a dialog); True when it said something."""
 
-    def __call__(
-        self, conv: Conversation, text: str, *, in_dialog: bool = False
-    ) -> Awaitable[bool]: ...
+    def __call__(self, conv: Conversation, text: str) -> Awaitable[bool]: ...
+
+
+class FormAnswerer(Protocol):
+    """The answer to a question typed at a form's step, not sent: the form shows it with the
+    step in one message. None on small talk and unknown questions: the step is asked again."""
+
+    def __call__(self, conv: Conversation, text: str) -> Awaitable[Reply | None]: ...
 
 
 class FormRegistry:
     """The forms the mechanism runs, and what its handlers need from the rest of the bot:
     where a customer lands after Stop (`on_stop`) or when a form ends in the menu
-    (`on_menu`, by default `on_stop`), who answers a question typed mid-form, and what the
-    dialogs do when a customer leaves one (`on_leave`, before the state is cleared)."""
+    (`on_menu`, by default `on_stop`), who answers free text outside a form (`answer`) and a
+    question typed mid-form (`answer_in_form`), and what the dialogs do when a customer
+    leaves one (`on_leave`, before the state is cleared)."""
 
     def __init__(self, on_stop: ShowScreen, *, on_menu: ShowScreen | None = None,
                  answer: FreeTextAnswerer | None = None,
+                 answer_in_form: FormAnswerer | None = None,
                  on_leave: Callable[[Conversation], Awaitable[None]] | None = None) -> None:
         self.forms: dict[str, Form] = {}
         self.on_stop = on_stop
         self.on_menu = on_menu or on_stop
         self.answer = answer
+        self.answer_in_form = answer_in_form
         self.on_leave = on_leave
 
     async def stop(self, conv: Conversation, edit: Message | None) -> None:
@@ -397,7 +411,8 @@ async def load_run(conv: Conversation, registry: FormRegistry) -> FormRun | None
     return FormRun(form, conv, data["step"], dict(data.get("values", {})),
                    list(data.get("history", [])), data.get("run_id", ""),
                    bool(data.get("editing", False)), data.get("message_id"),
-                   dict(data.get("typed", {})), data.get("last_typed"))
+                   dict(data.get("typed", {})), data.get("last_typed"),
+                   bool(data.get("with_answer", False)))
 
 
 async def show_current(
@@ -472,8 +487,14 @@ def first_unanswered(run: FormRun) -> str | None:
     return None
 
 
-async def _show(run: FormRun, *, edit: Message | None, error: str | None = None) -> None:
+async def _show(run: FormRun, *, edit: Message | None, error: str | None = None,
+                answer: Reply | None = None) -> None:
+    """Show the current step (replacing `edit`, else as a new message), with `error` above its
+    prompt, and `answer` (a question's, with its buttons) above it all."""
     conv, t = run.conv, run.conv.t
+    if run.disarming and edit is None:
+        await conv.drop_buttons(run.message_id)
+    run.disarming = False
     if run.step == SUMMARY:
         _recompute(run)  # derived values (deadlines) are as of today, also days later
     if run.step == SUMMARY and (missing := first_unanswered(run)) is not None:
@@ -489,9 +510,12 @@ async def _show(run: FormRun, *, edit: Message | None, error: str | None = None)
         body = t(_template(run, prompt_templates(run.form, step)),
                  **_template_context(run, optional=step.optional))
         rows = step_buttons(run, step)
-    text = "\n\n".join(part for part in (header, error, body) if part)
+    text = "\n\n".join(part for part in (answer and answer.text, header, error, body) if part)
+    if answer is not None:
+        rows = [*(list(row) for row in answer.buttons), *rows]
     message = await conv.show(text, keyboard(rows), edit=edit)
     run.message_id = message.message_id if message is not None else None
+    run.with_answer = answer is not None
     await conv.state.set_data(run.to_data())
 
 
@@ -658,6 +682,14 @@ def router(registry: FormRegistry) -> Router:
                 await _show(run, edit=None)
             return
         await query.answer()
+        if edit is not None and (edit.message_id != run.message_id or run.with_answer):
+            # An answer shown with the step, or an older message of this same step: it keeps
+            # what it says, and what follows comes below it.
+            if callback_data.action == "stop":
+                await registry.stop(conv, None)  # the step's message loses its buttons there
+                return
+            await conv.keep_buttons(edit, lambda data: not data.startswith(FORM_PREFIX))
+            run.message_id, run.with_answer, edit = None, False, None
         if callback_data.action == "stop":
             await registry.stop(conv, edit)
             return
@@ -733,10 +765,14 @@ async def _typed(run: FormRun, registry: FormRegistry, message_id: int, text: st
         return
     if step is not None and await _typed_button(run, step, registry, text):
         return
-    answer = registry.answer
-    if answer is None or not await answer(conv, text, in_dialog=True):
-        await conv.say(conv.t("form/use_buttons"))
-    await _show(run, edit=None)
+    # A question at a button step: its answer and the step in one message, so the customer
+    # carries on right there. The step's earlier message keeps its buttons (this same step's,
+    # so a press on them still does what it says; see `on_press`).
+    answer = registry.answer_in_form
+    reply = await answer(conv, text) if answer is not None else None
+    run.disarming = False
+    await _show(run, edit=None, answer=reply,
+                error=None if reply is not None else conv.t("form/use_buttons"))
 
 
 async def _typed_button(run: FormRun, step: Step, registry: FormRegistry, text: str) -> bool:

@@ -104,6 +104,10 @@ def _visible_before(tokens: list[_Token], index: int) -> tuple[str, str]:
 
 def split(source: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """`source` as one or more messages of Telegram HTML, each within `limit`."""
+    # Telegram counts no more than the source's own UTF-16 length (a tag counts nothing, an
+    # entity less than it is written), so the usual short text needs no reading at all.
+    if len(source) * 2 <= limit or utf16_length(source) <= limit:
+        return [source]
     tokens = _tokens(source)
     if sum(token.length for token in tokens) <= limit:
         return [source]

@@ -96,9 +96,9 @@ async def test_question_in_the_middle_of_a_dialog_is_answered_and_the_dialog_res
     assert "Stap 1 van" in anna.last_text()
     before = len(anna.texts())
     await anna.send("moet ik de factuur nog betalen als ik opzeg?")
-    shown = anna.texts()[before:]
-    assert any("factuur" in text.lower() for text in shown[:-1])
-    assert "Stap 1 van" in anna.last_text() and "Wat wil je opzeggen?" in anna.last_text()
+    [shown] = anna.texts()[before:]  # the answer, and the step below it: one message
+    assert "factuur" in shown.lower()
+    assert "Stap 1 van" in shown and "Wat wil je opzeggen?" in shown
     await anna.press("Hostingpakket")
     assert "Stap 2 van" in anna.last_text()
 

@@ -126,3 +126,13 @@ async def test_a_long_question_is_logged_as_typed(balie: Balie, anna: TelegramUs
         "SELECT text, length(normalised) AS key FROM questions WHERE customer_id = ?",
         (anna.id,))
     assert row is not None and row["text"] == question and row["key"] <= 300
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(pieces, st.sampled_from(
+    ["&#x1F600;", "&#128512;", "&nGt;", "&lt;", "&#0;", "&#99999999;", "<b>", '<a href="x">']
+)), min_size=1, max_size=60).map("".join))
+def test_what_telegram_counts_is_never_more_than_the_source_itself(source: str) -> None:
+    """Why `split` may return a short source untouched without reading it."""
+    assert visible_length(source) <= utf16_len(source)
+    assert split(source, max(1, utf16_len(source))) == [source]

@@ -10,11 +10,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from pydantic import Field
 
-from bot.conversation import Button, Conversation, keyboard, message_of, on_its_message
+from bot.conversation import Button, Conversation, Reply, keyboard, message_of, on_its_message
 from bot.dialog import Dialog, Dialogs
 from bot.dialogs import cancellation, live_chat
 from bot.dialogs.start import resume
-from bot.forms import FreeTextAnswerer
+from bot.forms import FORM_PREFIX, FormAnswerer, FreeTextAnswerer
 from bot.menu import MenuCb, MenuEntry
 from bot.unit import current_unit
 from knowledge.kb import Article, KnowledgeBase
@@ -61,23 +61,42 @@ def answerer(menu: frozenset[str]) -> FreeTextAnswerer:
     """The free-text answerer, for a bot whose main menu has the entries `menu` (an answer
     offers only the dialogs that exist)."""
 
-    async def answer(conv: Conversation, text: str, *, in_dialog: bool = False) -> bool:
-        return await answer_free_text(conv, text, menu, in_dialog=in_dialog)
+    async def answer(conv: Conversation, text: str) -> bool:
+        return await answer_free_text(conv, text, menu)
 
     return answer
 
 
-async def answer_free_text(
-    conv: Conversation, text: str, menu: frozenset[str], *, in_dialog: bool = False
-) -> bool:
-    """Answer a typed question. Outside a dialog it always says something (True); inside
-    one it answers only a real question (see `FreeTextAnswerer`)."""
+def form_answerer(menu: frozenset[str]) -> FormAnswerer:
+    """The answerer of questions typed inside a form (see `FormAnswerer`)."""
+
+    async def answer(conv: Conversation, text: str) -> Reply | None:
+        return await answer_in_form(conv, text, menu)
+
+    return answer
+
+
+async def answer_in_form(conv: Conversation, text: str, menu: frozenset[str]) -> Reply | None:
+    """The answer to a real question typed at a form's step, for the form to show with the
+    step; None on small talk and unknown questions (the step is simply asked again)."""
     _, matcher, question_log = _parts(conv)
     match = matcher.match(text, conv.lang)
-    if in_dialog and (match.smalltalk is not None or match.band == "none"):
-        if match.smalltalk is None:
-            await question_log.record(conv.user.id, text, match, update_id=_update_id())
-        return False
+    if match.smalltalk is not None:
+        return None
+    question_id = await question_log.record(conv.user.id, text, match, update_id=_update_id())
+    if match.band == "answer" and match.article is not None:
+        return _article(conv, menu, match.article, question_id, in_dialog=True,
+                        understood=_understood(match))
+    if match.band == "suggest":
+        return _suggestions(conv, menu, match, question_id, in_dialog=True,
+                            understood=_understood(match))
+    return None
+
+
+async def answer_free_text(conv: Conversation, text: str, menu: frozenset[str]) -> bool:
+    """Answer a typed question outside a form: always says something (True)."""
+    _, matcher, question_log = _parts(conv)
+    match = matcher.match(text, conv.lang)
     if match.smalltalk is not None:
         await conv.say(conv.t(f"question/smalltalk_{match.smalltalk}"),
                        keyboard(_menu_row(conv)) if match.smalltalk == "greeting" else None)
@@ -109,14 +128,24 @@ async def _show_article(
     conv: Conversation, menu: frozenset[str], article_id: str, question_id: int, *,
     edit: Message | None, understood: str | None = None,
 ) -> None:
+    reply = _article(conv, menu, article_id, question_id, in_dialog=await _in_dialog(conv),
+                     understood=understood)
+    if reply is not None:
+        await conv.show(reply.text, keyboard(reply.buttons), edit=edit)
+
+
+def _article(
+    conv: Conversation, menu: frozenset[str], article_id: str, question_id: int, *,
+    in_dialog: bool, understood: str | None = None,
+) -> Reply | None:
     knowledge, _, _ = _parts(conv)
     article = knowledge.get(article_id)
     if article is None:
-        return
+        return None
     text = article.text(conv.lang)
     body = conv.t.string(text.body, actions=_available_actions(menu))
     rows: list[list[Button]] = []
-    follow_up = None if await _in_dialog(conv) else _follow_up(conv, menu, article)
+    follow_up = None if in_dialog else _follow_up(conv, menu, article)
     if follow_up is not None:
         rows.append([follow_up])
     rows.append([
@@ -125,8 +154,8 @@ async def _show_article(
         (conv.t.label("question.not_helped"), QuestionCb(action="nothelp", question=question_id,
                                                          article=article.id).pack()),
     ])
-    await conv.show(conv.t("question/answer", title=text.title, body=body,
-                           understood=understood), keyboard(rows), edit=edit)
+    return Reply(conv.t("question/answer", title=text.title, body=body, understood=understood),
+                 rows)
 
 
 async def _in_dialog(conv: Conversation) -> bool:
@@ -155,6 +184,15 @@ async def _suggest(
     conv: Conversation, menu: frozenset[str], match: Match, question_id: int, *,
     edit: Message | None, exclude: str = "", understood: str | None = None,
 ) -> None:
+    reply = _suggestions(conv, menu, match, question_id, in_dialog=await _in_dialog(conv),
+                         exclude=exclude, understood=understood)
+    await conv.show(reply.text, keyboard(reply.buttons), edit=edit)
+
+
+def _suggestions(
+    conv: Conversation, menu: frozenset[str], match: Match, question_id: int, *,
+    in_dialog: bool, exclude: str = "", understood: str | None = None,
+) -> Reply:
     knowledge, _, _ = _parts(conv)
     rows: list[list[Button]] = []
     for article_id in match.suggestions:
@@ -164,27 +202,32 @@ async def _suggest(
         rows.append([(article.text(conv.lang).title[:60],
                       QuestionCb(action="show", question=question_id, article=article_id).pack())])
     if not rows:
-        await _no_answer(conv, menu, question_id, edit=edit)
-        return
+        return _no_answer_reply(conv, question_id, in_dialog=in_dialog)
     rows.append([(conv.t.label("question.none_of_these"),
                   QuestionCb(action="nothelp", question=question_id).pack())])
-    await conv.show(conv.t("question/suggest", understood=understood), keyboard(rows),
-                    edit=edit)
+    return Reply(conv.t("question/suggest", understood=understood), rows)
 
 
 async def _no_answer(
     conv: Conversation, menu: frozenset[str], question_id: int, *, edit: Message | None,
     text: str | None = None,
 ) -> None:
+    reply = _no_answer_reply(conv, question_id, in_dialog=await _in_dialog(conv), text=text)
+    await conv.show(reply.text, keyboard(reply.buttons), edit=edit)
+
+
+def _no_answer_reply(
+    conv: Conversation, question_id: int, *, in_dialog: bool, text: str | None = None,
+) -> Reply:
     rows: list[list[Button]] = []
-    if not await _in_dialog(conv):
+    if not in_dialog:
         # A colleague (live, in office hours) or a ticket with this very question: the bot
         # files what it cannot answer itself, never a web form.
         for action in ("colleague", "ticket"):
             rows.append([(conv.t.label(f"question.action.{action}"),
                           QuestionCb(action=action, question=question_id).pack())])
         rows.extend(_menu_row(conv))
-    await conv.show(conv.t("question/no_answer", question=text), keyboard(rows), edit=edit)
+    return Reply(conv.t("question/no_answer", question=text), rows)
 
 
 async def _to_a_colleague(conv: Conversation, press: QuestionCb, edit: Message | None) -> None:
@@ -227,7 +270,8 @@ def router() -> Router:
         elif callback_data.action == "helped":
             await question_log.feedback(callback_data.question, "helped")
             await query.answer(conv.t.label("question.thanks_for_feedback"))
-            await conv.drop_buttons(edit.message_id if edit else None)
+            # The feedback buttons go; a form's step shown with the answer stays.
+            await conv.keep_buttons(edit, lambda data: data.startswith(FORM_PREFIX))
         elif callback_data.action == "nothelp":
             await question_log.feedback(callback_data.question, "not_helped")
             await query.answer()
