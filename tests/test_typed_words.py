@@ -307,8 +307,9 @@ async def test_typing_what_names_no_button_or_two_picks_nothing(
     await anna.send(REASON_NL)
     await anna.send("in termijnen")  # a typed answer works in every form
     assert anna.buttons()[:2] == ["2 termijnen", "3 termijnen"]
-    await anna.send("termijnen")  # as before: a question (answered), and the step again
-    assert anna.buttons()[:2] == ["2 termijnen", "3 termijnen"]
+    await anna.send("termijnen")  # as before: a question, answered with the step below it
+    assert anna.buttons()[:2] == ["👍 Dit hielp", "👎 Dit hielp niet"]
+    assert anna.buttons()[2:4] == ["2 termijnen", "3 termijnen"]
     assert "instalments" not in (await state_of(pinned, anna))[1]["values"]
     await anna.send("3 termijnen")
     assert "Overzicht van je verzoek" in anna.last_text()
