@@ -681,6 +681,11 @@ def router(registry: FormRegistry) -> Router:
             if run is not None:
                 await _show(run, edit=None)
             return
+        if edit is not None and edit.message_id != run.message_id and run.step == SUMMARY:
+            # An older summary shows the values as they were then: it submits nothing.
+            await query.answer(conv.t.label("form.stale"))
+            await conv.keep_buttons(edit, lambda data: not data.startswith(FORM_PREFIX))
+            return
         await query.answer()
         if edit is not None and (edit.message_id != run.message_id or run.with_answer):
             # An answer shown with the step, or an older message of this same step: it keeps

@@ -137,7 +137,8 @@ class BotNotifier:
         if action in ("message", "message_edited") and change.message is not None \
                 and change.message.author == Author.COLLEAGUE:
             return self._reply(ticket, change.message, lang, name,
-                               edit=change.detail.get("copy"))
+                               edit=change.detail.get("copies")
+                               or ([change.detail["copy"]] if change.detail.get("copy") else None))
         if action == "claimed":
             joined = "tickets/live_joined" if ticket.live else "tickets/claimed"
             return [Notice(chat, self.texts.render(lang, joined, ticket=ticket, name=name))]
@@ -168,7 +169,7 @@ class BotNotifier:
         return []
 
     def _reply(self, ticket: Ticket, message: Message, lang: str, name: str, *,
-               edit: int | None) -> list[Notice]:
+               edit: Sequence[int] | None) -> list[Notice]:
         """The colleague's message for the customer; `edit`: the copy to change in place."""
         chat = ticket.customer.telegram_id
         if message.media and message.source is not None:
@@ -178,8 +179,15 @@ class BotNotifier:
                                          edit=None))
         template = "tickets/live_message" if ticket.live else "tickets/colleague_reply"
         text = self.texts.render(lang, template, ticket=ticket, name=name, text=message.text)
-        if edit is not None:  # an edit cannot grow into a second message: the first part
-            return [Notice(chat, telegram_html.split(text)[0], kind="edit", message_id=edit)]
+        if edit:  # each copy sent takes its part; parts beyond them are sent after them
+            parts = telegram_html.split(text)
+            if len(parts) >= len(edit):
+                return [*(Notice(chat, part, kind="edit", message_id=copy)
+                          for copy, part in zip(edit, parts, strict=False)),
+                        *(Notice(chat, part, thread_message_id=message.id)
+                          for part in parts[len(edit):])]
+            # shorter now than it was: send it anew rather than leave stale parts standing
+            edit = None
         return [Notice(chat, part, thread_message_id=message.id)
                 for part in telegram_html.split(text)]
 

@@ -495,3 +495,32 @@ async def test_membership_when_telegram_cannot_be_asked() -> None:
     assert not await membership.is_member(bot, KEES, wrote=True)
     membership._known[KEES] = (0.0, True)
     assert await membership.is_member(bot, KEES)
+
+
+@pytest.mark.parametrize("post", [
+    {"sender_chat": {"id": -1009876543210, "type": "channel", "title": "Nieuws"}},
+    {"is_automatic_forward": True},
+    {"from_bot": True},
+])
+async def test_a_post_nobody_vouches_for_is_refused_while_telegram_cannot_be_asked(
+        post: dict[str, Any]) -> None:
+    """A post in a channel's name, an automatic forward or a bot's message shows nothing about
+    a colleague: while getChatMember cannot be asked it is refused, not taken as a member's."""
+    from datetime import datetime
+
+    from aiogram.types import Chat, Message, User
+
+    sender = User(id=136817688 if post else KEES, is_bot=bool(post.get("from_bot")) or
+                  "sender_chat" in post, first_name="Channel")
+    message = Message(message_id=7, date=datetime(2026, 11, 28, 10, 0),
+                      chat=Chat(id=STAFF_CHAT_ID, type="supergroup"), from_user=sender,
+                      text="Hallo klant", **{k: v for k, v in post.items() if k != "from_bot"})
+    handled: list[object] = []
+
+    async def handler(event: object, data: dict[str, Any]) -> None:
+        handled.append(event)
+
+    middleware = StaffMiddleware(STAFF_CHAT_ID, Membership(STAFF_CHAT_ID))
+    await middleware(handler, message, {"bot": cast(Bot, Unreachable()),
+                                        "event_from_user": sender})
+    assert handled == []

@@ -118,3 +118,34 @@ async def test_a_question_at_the_summary_then_filing_keeps_the_answer(
     [ticket] = await balie.services.tickets.list()
     assert anna.tg.message(anna.id, shown.message_id).plain == shown.plain  # still readable
     assert f"#{ticket.id}" in anna.last_text() and "ingediend" in anna.last_text()
+
+
+async def test_an_older_summary_submits_nothing_once_a_field_changed(
+    anna: TelegramUser, balie: Balie,
+) -> None:
+    """A question at the summary leaves the summary's message as it was; after a field is
+    edited below it, that older summary shows other values than the form holds: pressing it
+    files nothing (it is stale), the current summary does."""
+    await to_summary(anna, service="Ander product", domain="SSL-certificaat",
+                     renewal="weet ik niet", reason="Zeg ik liever niet")
+    first = anna.last_message()
+    assert first is not None
+    await anna.send(QUESTION)
+    combined = anna.last_message()
+    assert combined is not None
+    edit = next(label for label in combined.labels if label.startswith("✏") and
+                "mail" in label.lower())
+    await anna.press(edit, message_id=combined.message_id)
+    await anna.send("nieuw@example.com")
+    old = anna.tg.message(anna.id, first.message_id)
+    assert old is not None and "nieuw@example.com" not in old.plain
+
+    await anna.press("Dien opzegverzoek in", message_id=first.message_id)
+    assert await balie.services.tickets.list() == []
+    assert "Dien opzegverzoek in" not in " ".join(
+        anna.tg.message(anna.id, first.message_id).labels)  # type: ignore[union-attr]
+    current = anna.last_message()
+    assert current is not None and "nieuw@example.com" in current.plain
+    await anna.press("Dien opzegverzoek in", message_id=current.message_id)
+    [ticket] = await balie.services.tickets.list()
+    assert ticket.fields["email"] == "nieuw@example.com"

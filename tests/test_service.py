@@ -241,3 +241,25 @@ async def test_rating_and_what_went_wrong_are_one_operation_each(
     assert texts[-2:] == [f"#{ticket.id} rated by customer"] * 2
     stats = await reports.stats(database, now=datetime.now(UTC), days=30)
     assert stats.rating_comments == (reports.RatingComment(ticket.id, 1, "Te traag"),)
+
+
+async def test_a_redelivered_reply_on_a_long_closed_ticket_opens_one_follow_up(
+        service: TicketService, database: Database) -> None:
+    """Handled again after a restart: the message is already on the follow-up, so no second
+    (empty) follow-up is opened for the colleagues."""
+    ticket = await open_one(service)
+    await service.close(ticket.id, "Bob")
+    long_ago = "2020-01-01T00:00:00+00:00"
+    await database.write([("UPDATE tickets SET closed_at = ?, updated_at = ? WHERE id = ?",
+                           (long_ago, long_ago, ticket.id))])
+
+    def thanks(on: Ticket) -> list[Notice]:
+        return [Notice(ANNA.telegram_id, f"toegevoegd aan #{on.id}")]
+
+    first, added = await service.customer_wrote(ticket.id, ANNA.telegram_id, "hallo",
+                                                source=(ANNA.telegram_id, 9), confirm=thanks)
+    again, added_again = await service.customer_wrote(
+        ticket.id, ANNA.telegram_id, "hallo", source=(ANNA.telegram_id, 9), confirm=thanks)
+    assert added is not None and added_again is None
+    assert again.id == first.id != ticket.id and first.linked_ticket_id == ticket.id
+    assert [t.id for t in await service.store.list()] == sorted([ticket.id, first.id])

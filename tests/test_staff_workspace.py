@@ -6,6 +6,7 @@ colleagues on the fake Bot API, the real bot long-polling it."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 
 import pytest
@@ -235,6 +236,32 @@ async def test_an_edit_by_the_colleague_follows_to_the_customer(
     assert full.messages[-1].text == "Je opzegging gaat in per 15 maart 2027."
     assert any(e.action == "message_edited" and "2026" in e.detail["before"]
                for e in full.events)
+
+
+async def test_an_edit_of_a_reply_split_in_two_changes_both_parts(
+    anna: TelegramUser, kees: TelegramUser, balie: Balie, tg: FakeTelegram,
+) -> None:
+    ticket = await file_cancellation(anna, balie)
+    await kees.send("Even kijken.", chat_id=STAFF_CHAT_ID, thread_id=ticket.topic_id)
+    await balie.settled()
+    before = len(anna.bot_messages())
+    long = "woord " * 700 + "EINDE-ORIGINEEL"  # 4,215 characters with the heading: two parts
+    await kees.send(long, chat_id=STAFF_CHAT_ID, thread_id=ticket.topic_id)
+    sent = tg.chat(STAFF_CHAT_ID, ticket.topic_id)[-1]
+    await balie.settled()
+    parts = anna.bot_messages()[before:]
+    assert len(parts) == 2 and parts[1].plain.count("EINDE-ORIGINEEL") == 1
+
+    await kees.edit(sent.message_id, "Nieuw begin " + long.replace("ORIGINEEL", "NIEUW"),
+                    chat_id=STAFF_CHAT_ID)
+    await balie.settled()
+    now = [tg.message(anna.id, part.message_id) for part in parts]
+    assert all(m is not None and m.edits == 1 for m in now)
+    text = "".join(m.plain for m in now if m is not None)
+    assert now[0] is not None and "Nieuw begin woord" in now[0].plain
+    assert len(re.findall(r"\bwoord\b", text)) == 700
+    assert "EINDE-NIEUW" in text and "ORIGINEEL" not in text
+    assert len(anna.bot_messages()) == before + 2  # nothing sent anew
 
 
 async def test_a_deleted_topic_is_recreated_and_nothing_is_lost(

@@ -120,6 +120,9 @@ class TicketService:
             ticket = await self.store.get_for_customer(ticket_id, customer_id)
             if ticket is None:
                 raise TicketNotFound(ticket_id)
+            seen = await self.store.message_by_source(*source) if source is not None else None
+            if seen is not None:  # handled before (a redelivered update): no second follow-up
+                return await self.store.get(seen.ticket_id), None
             if ticket.status == Status.CLOSED:
                 before = ticket
                 ticket = await self.store.reopen_or_follow_up(ticket.id, actor="customer")
@@ -277,7 +280,8 @@ class TicketService:
                       and item.state == "sent" and item.message_id is not None]
             if copies and message.media is None:  # not delivered yet: it goes out as it was
                 await self._tell(ticket, Change("message_edited", f"colleague:{colleague}",
-                                                {"message": message.id, "copy": copies[-1]},
+                                                {"message": message.id, "copy": copies[-1],
+                                                 "copies": copies},
                                                 edited))
         return edited
 

@@ -133,11 +133,18 @@ class StaffMiddleware(BaseMiddleware):
         if not isinstance(message, Message) or message.chat.id != self.staff_chat_id:
             return await handler(event, data)
         try:
+            # A message a person wrote in the group shows they are in it (when Telegram cannot
+            # be asked); a post in a channel's or an anonymous admin's name, or an automatic
+            # forward from a linked channel, shows nothing about who sent it.
+            wrote = isinstance(event, Message) and event.sender_chat is None \
+                and not event.is_automatic_forward and user is not None and not user.is_bot
             acting = user is not None and await self.membership.is_member(
-                data["bot"], user.id, wrote=not isinstance(event, CallbackQuery))
+                data["bot"], user.id, wrote=wrote)
         except CannotCheck:
-            assert isinstance(event, CallbackQuery)  # a button: not lost without a word
-            services: Services = data["services"]
+            if not isinstance(event, CallbackQuery):  # a post nobody vouches for: refused
+                await self._refuse(event, user, data)
+                return None
+            services: Services = data["services"]  # a button: not lost without a word
             await event.answer(services.texts.label(services.config.languages.default,
                                                     "staff_commands.answer.cannot_check"),
                                show_alert=True)
