@@ -78,6 +78,19 @@ def test_clear_questions_are_answered(matcher: Matcher, question: str, article: 
     assert (m.article, m.band) == (article, "answer")
 
 
+@pytest.mark.parametrize("question", [
+    "ik heb mijn rekening niet betaald", "ik kan de rekening niet betalen",
+    "ik kan mijn factuur niet betalen", "I cannot pay my bill",
+])
+def test_not_paying_leads_to_the_payment_arrangement_first(matcher: Matcher,
+                                                           question: str) -> None:
+    """Since rekening/nota/bill read as factuur/invoice, "can't pay the bill" must not answer
+    with the invoice after cancelling (found in review: it did, confidently)."""
+    m = matcher.match(question)
+    first = m.article if m.band == "answer" else (m.suggestions or [None])[0]
+    assert first == "betalingsregeling", (m.band, m.article, m.suggestions)
+
+
 def test_given_language_is_kept(matcher: Matcher) -> None:
     assert matcher.match("opzeggen", lang="en").lang == "en"
     assert matcher.match("cancel", lang="nl").lang == "nl"
