@@ -48,11 +48,13 @@ ACTIVE = (Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER)  # a colleague is on i
 TYPED_ENTRY = re.compile(r"^\s*(mijn|my)\s+tickets?\s*[.!?]*\s*$", re.IGNORECASE)
 
 
+Action = Literal["list", "open", "reply", "close", "closeok", "about", "new", "rate", "skip"]
+
+
 class MyTicketsCb(CallbackData, prefix="mt"):
     """A press in "Mijn tickets". `ticket` 0: none; `page`: of the list, or of the thread."""
 
-    action: Literal["list", "open", "reply", "close", "closeok", "about", "new", "rate",
-                    "skip"]
+    action: Action
     # Beyond SQLite's integers is no press of ours: it never reaches SQL.
     ticket: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     page: Annotated[int, Field(ge=0, le=10_000)] = 0
@@ -344,16 +346,23 @@ async def _reply(conv: Conversation, query: CallbackQuery, data: MyTicketsCb,
     assert ticket is not None
     await query.answer()
     await leave(conv)
-    cancel = [[(conv.t.label("my_tickets.cancel"),
-                MyTicketsCb(action="open", ticket=ticket.id).pack())]]
-    shown = await conv.show(conv.t("my_tickets/reply_prompt", ticket=ticket,
-                                   closed=ticket.status == Status.CLOSED,
-                                   reopen_days=conv.services.config.rules.reopen_days),
-                            keyboard(cancel), edit=edit)
-    await conv.state.set_state(MyTicketsStates.replying)
-    await conv.state.set_data({"ticket": ticket.id,
-                               "message_id": shown.message_id if shown else None})
+    await _ask(conv, MyTicketsStates.replying, ticket.id,
+               conv.t("my_tickets/reply_prompt", ticket=ticket,
+                      closed=ticket.status == Status.CLOSED,
+                      reopen_days=conv.services.config.rules.reopen_days),
+               "my_tickets.cancel", "open", edit=edit)
     return True
+
+
+async def _ask(conv: Conversation, state: State, ticket_id: int, text: str, label: str,
+               action: Action, *, edit: Message | None = None) -> None:
+    """Ask for a text about a ticket (`state` takes it), with one button (`label` → `action`):
+    a reply, or what went wrong after a low rating."""
+    button = [[(conv.t.label(label), MyTicketsCb(action=action, ticket=ticket_id).pack())]]
+    shown = await conv.show(text, keyboard(button), edit=edit)
+    await conv.state.set_state(state)
+    await conv.state.set_data({"ticket": ticket_id,
+                               "message_id": shown.message_id if shown else None})
 
 
 async def _close(conv: Conversation, query: CallbackQuery, data: MyTicketsCb,
@@ -441,13 +450,9 @@ async def _rate(conv: Conversation, query: CallbackQuery, data: MyTicketsCb,
         # Inside a dialog it carries on: a thank-you, and no question that would end it.
         await conv.say(conv.t("my_tickets/rated", stars=data.stars))
         return True
-    skip = [[(conv.t.label("my_tickets.skip"),
-              MyTicketsCb(action="skip", ticket=ticket.id).pack())]]
-    shown = await conv.say(conv.t("my_tickets/what_went_wrong", ticket=ticket,
-                                  stars=data.stars), keyboard(skip))
-    await conv.state.set_state(MyTicketsStates.explaining)
-    await conv.state.set_data({"ticket": ticket.id,
-                               "message_id": shown.message_id if shown else None})
+    await _ask(conv, MyTicketsStates.explaining, ticket.id,
+               conv.t("my_tickets/what_went_wrong", ticket=ticket, stars=data.stars),
+               "my_tickets.skip", "skip")
     return True
 
 
