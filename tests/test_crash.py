@@ -119,6 +119,18 @@ class Bots:
             await asyncio.sleep(0.01)
         self.pid = None
 
+    def diagnosis(self) -> str:
+        """What a failure needs: the bot's last log lines, the last requests, the inbox and
+        the outbox not done."""
+        log = self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:] \
+            if self.log.exists() else []
+        calls = [f"{call.method} {call.status} {call.error or ''}"
+                 for call in self.tg.calls[-15:]]
+        waiting = [dict(row) for row in self.rows(
+            "SELECT update_id, state FROM inbox WHERE state != 'done' UNION ALL "
+            "SELECT id, kind || ':' || state FROM outbox WHERE state != 'sent'")]
+        return "\n".join(["bot log:", *log, "requests:", *calls, f"not done: {waiting}"])
+
     def rows(self, sql: str, *params: object) -> list[sqlite3.Row]:
         connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
         connection.row_factory = sqlite3.Row
@@ -362,7 +374,7 @@ async def settle(bots: Bots, seen: int) -> None:
     deadline = asyncio.get_running_loop().time() + REPLY_TIMEOUT
     while tg.seq <= seen:
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the customer got no reply")
+            raise AssertionError(f"the customer got no reply\n{bots.diagnosis()}")
         await asyncio.sleep(0.01)
     while bots.rows("SELECT 1 FROM inbox WHERE state = 'pending' UNION ALL "
                     "SELECT 1 FROM outbox WHERE state = 'pending'"):
