@@ -264,29 +264,19 @@ def router() -> Router:
     def desk(bot: Bot, services: Services, staff: StaffContext) -> Desk:
         return Desk(bot, services, staff)
 
-    @commands.message(Command("claim", "unclaim", "reopen", "wait"))
+    @commands.message(Command("claim", "unclaim", "reopen", "wait", "close"))
     async def on_simple(message: Message, command: CommandObject, bot: Bot,
                         services: Services, staff: StaffContext) -> None:
+        """`rest`: the close reason (the other actions take none)."""
         here = desk(bot, services, staff)
-        ticket, _ = await _ticket_of(here, message, command)
+        ticket, rest = await _ticket_of(here, message, command)
         if ticket is None:
             return
         outcome = await perform(services.ticket_service, ticket, command.command.lower(),
-                                staff.name)
+                                staff.name, value=rest,
+                                source=(message.chat.id, message.message_id))
         log.info("ticket=%d /%s by %s: %s", ticket.id, command.command, staff.colleague.id,
                  outcome.key)
-        await here.reply(message, here.outcome_text(outcome))
-
-    @commands.message(Command("close"))
-    async def on_close(message: Message, command: CommandObject, bot: Bot,
-                       services: Services, staff: StaffContext) -> None:
-        here = desk(bot, services, staff)
-        ticket, reason = await _ticket_of(here, message, command)
-        if ticket is None:
-            return
-        outcome = await perform(services.ticket_service, ticket, "close", staff.name,
-                                value=reason, source=(message.chat.id, message.message_id))
-        log.info("ticket=%d /close by %s: %s", ticket.id, staff.colleague.id, outcome.key)
         await here.reply(message, here.outcome_text(outcome))
 
     @commands.message(Command("note"))
